@@ -1,0 +1,5 @@
+"""Allow `python -m fer_edge`."""
+
+from fer_edge.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""Workstation commands (train, evaluate, predict, demo): each imports TensorFlow only when it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fer_edge.cli._common import echo_json, format_table, load_workstation
+from fer_edge.errors import FerEdgeError, ImageDecodeError
+
+DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+MODEL_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("data", type=DATA_DIR)
+@click.option("--out", "run_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run folder for checkpoints, history and the final model.")
+@click.option("--arch", default="paper_cnn", show_default=True, help="Architecture from the model registry.")
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Global batch size (split across replicas with --distribute).")
+@click.option("--image-size", default=64, show_default=True, type=click.IntRange(min=8))
+@click.option("--color-mode", type=click.Choice(["rgb", "grayscale"]), default="rgb", show_default=True)
+@click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--seed", default=42, show_default=True)
+@click.option("--augment/--no-augment", default=True, show_default=True,
+              help="Flip, shift, rotation, zoom and brightness.")
+@click.option("--class-weights/--no-class-weights", default=False, show_default=True,
+              help="Weight the loss by inverse class frequency.")
+@click.option("--label-smoothing", default=0.0, show_default=True, type=click.FloatRange(0, 0.5))
+@click.option("--early-stopping", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Patience in epochs on val accuracy (0: off).")
+@click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 0.9))
+@click.option("--test-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 0.9))
+@click.option("--max-per-class", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Read at most N training images per class (0: all).")
+@click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
+              show_default=True, help="mirrored: all local GPUs; multiworker: machines in TF_CONFIG.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last epoch.")
+def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
+    """Train a model on an ImageFolder DATA (`DATA/<class>/*` or `DATA/{train,val,test}/<class>/*`).
+
+    Example: fer-edge train ../shared/data/fer2013 --out runs/paper --epochs 30
+    """
+    training = load_workstation("train.training")
+    result = training.train(data, run_dir, training.TrainOptions(**options), resume=resume)
+    click.echo(f"best epoch {result.best_epoch}: val accuracy {result.best_val_accuracy:.4f}")
+    click.echo(f"training throughput: {result.train_images_per_second:.0f} images/s (median epoch)")
+    if result.skipped_files:
+        click.echo(f"skipped {result.skipped_files} unreadable file(s); see the warnings above")
+    click.echo(f"model: {result.model_path}")
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=MODEL_FILE)
+@click.argument("data", type=DATA_DIR)
+@click.option("--split", default=None, help="Sub-folder of DATA to evaluate (default: test, else val, else DATA).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder (default: eval/ beside MODEL).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(model_path: Path, data: Path, split: str | None, out_dir: Path | None, as_json: bool) -> None:
+    """Evaluate MODEL (.keras) on a folder of labeled face crops; write JSON, CSV and plots.
+
+    Example: fer-edge evaluate runs/paper/model.keras ../shared/data/fer2013 --split val
+    """
+    report = load_workstation("train.report")
+    written = report.evaluate_and_report(model_path, data, split, out_dir or model_path.parent / "eval")
+    if as_json:
+        echo_json(written.metrics)
+        return
+    click.echo(metrics_table(written.metrics))
+    for name, path in written.files.items():
+        click.echo(f"{name}: {path}")
+
+
+def metrics_table(metrics: dict) -> str:
+    """Per-class precision/recall/F1 and the overall scores as text."""
+    rows = [[label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])]
+            for label, m in metrics["per_class"].items()]
+    rows.append(["macro", f"{metrics['macro_precision']:.3f}", f"{metrics['macro_recall']:.3f}",
+                 f"{metrics['macro_f1']:.3f}", str(metrics["n"])])
+    table = format_table(rows, ["class", "precision", "recall", "f1", "support"])
+    return f"{table}\naccuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}"
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=MODEL_FILE, required=True, help="A trained .keras model.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+def predict(images: tuple[Path, ...], model_path: Path, as_json: bool) -> None:
+    """Class probabilities for face-crop IMAGES, every class sorted by probability.
+
+    Example: fer-edge predict face1.jpg face2.png --model runs/paper/model.keras
+    """
+    if model_path.suffix != ".keras":
+        raise FerEdgeError(f"{model_path}: predict takes a .keras model")
+    keras_io = load_workstation("train.keras_io")
+    evaluation = load_workstation("train.evaluation")
+    model, metadata = keras_io.load_keras_model(model_path)
+    results, failed = {}, 0
+    for image in images:
+        try:
+            results[str(image)] = evaluation.classify_image_files(model, metadata, [image])[0].to_dict()
+        except ImageDecodeError as exc:
+            failed += 1
+            results[str(image)] = {"error": str(exc)}
+            click.echo(f"Error: {exc}", err=True)
+    _show_predictions(results, as_json)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _show_predictions(results: dict, as_json: bool) -> None:
+    if as_json:
+        echo_json(results)
+        return
+    for image, result in results.items():
+        if "error" in result:
+            continue
+        ranked = ", ".join(f"{label} {p:.3f}" for label, p in result["probabilities"].items())
+        click.echo(f"{image}: {result['label']} ({ranked})")
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
+              show_default=True)
+@click.option("--data", type=DATA_DIR, default=None,
+              help="An ImageFolder to train on (default: a synthetic one generated in --out).")
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-per-class", default=400, show_default=True, type=click.IntRange(min=0))
+def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> None:
+    """The main job end to end: train the paper model briefly, evaluate it, report where results are.
+
+    Example: fer-edge demo --data ../shared/data/fer2013
+    """
+    demo_module = load_workstation("train.demo")
+    result = demo_module.run_demo(out_dir, data, epochs=epochs, max_per_class=max_per_class)
+    click.echo(f"data: {result.data}")
+    click.echo(metrics_table(result.metrics))
+    for name, path in result.files.items():
+        click.echo(f"{name}: {path}")
+
+
+COMMANDS = (train, evaluate, predict, demo)

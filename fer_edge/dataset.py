@@ -1,0 +1,214 @@
+"""Dataset: ImageFolder trees decoded once into uint8 model pixels, split into train/val/test."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.errors import DatasetError, ImageDecodeError
+from fer_edge.images import ImageFolder, read_image, scan_image_folder
+from fer_edge.preprocess import Preprocessing, to_model_pixels
+
+logger = logging.getLogger(__name__)
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Decoded images of one split.
+
+    Attributes:
+        pixels: uint8 (N, H, W, C) model pixels (resized, colour-converted).
+        labels: int64 (N,) class indices into the dataset's `classes`.
+        paths: source file of each image.
+    """
+
+    pixels: np.ndarray
+    labels: np.ndarray
+    paths: tuple[Path, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: np.ndarray) -> "Split":
+        """The images at `indices`, in that order."""
+        return Split(self.pixels[indices], self.labels[indices], tuple(self.paths[i] for i in indices))
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not used, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset ready for training or evaluation.
+
+    Attributes:
+        classes: class names (from folder names), index = label.
+        splits: split name -> Split; always has "train", "val" may be empty, "test" optional.
+        skipped: unreadable files, each with its reason.
+    """
+
+    classes: tuple[str, ...]
+    splits: dict[str, Split]
+    skipped: tuple[Skipped, ...]
+
+
+def _decode(path: Path, prep: Preprocessing) -> np.ndarray | str:
+    try:
+        return to_model_pixels(read_image(path), prep)
+    except ImageDecodeError as exc:
+        return str(exc)
+
+
+def load_folder(
+    folder: ImageFolder, prep: Preprocessing, workers: int = 4, progress: bool = False
+) -> tuple[Split, tuple[Skipped, ...]]:
+    """Decode every file of a scanned ImageFolder; unreadable files are skipped and reported.
+
+    Raises:
+        DatasetError: a class folder has no usable image.
+    """
+    from tqdm import tqdm
+
+    paths = [path for path, _ in folder.files]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(
+            tqdm(pool.map(lambda p: _decode(p, prep), paths), total=len(paths),
+                 desc=f"decode {folder.root.name}", unit="img", disable=not progress, leave=False)
+        )
+    keep = [i for i, result in enumerate(results) if not isinstance(result, str)]
+    skipped = tuple(Skipped(paths[i], results[i]) for i in range(len(paths)) if isinstance(results[i], str))
+    for item in skipped:
+        logger.warning("skipped %s", item.reason)
+    labels = np.array([folder.files[i][1] for i in keep], dtype=np.int64)
+    _require_every_class(folder, labels)
+    pixels = np.stack([results[i] for i in keep]).astype(np.uint8)
+    return Split(pixels, labels, tuple(paths[i] for i in keep)), skipped
+
+
+def _require_every_class(folder: ImageFolder, labels: np.ndarray) -> None:
+    counts = Counter(labels.tolist())
+    empty = [name for index, name in enumerate(folder.classes) if counts[index] == 0]
+    if empty:
+        raise DatasetError(
+            f"class folder(s) with no usable image in {folder.root}: {', '.join(empty)}"
+        )
+
+
+def stratified_indices(
+    labels: np.ndarray, fractions: tuple[float, ...], seed: int
+) -> list[np.ndarray]:
+    """Split indices per class with a fixed seed: one array per fraction, then the rest first.
+
+    Returns `[rest, part_1, part_2, ...]` where part_k holds about `fractions[k]` of
+    each class (at least one image of a class when the class has more than one).
+    """
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in range(len(fractions) + 1)]
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        start = 0
+        for k, fraction in enumerate(fractions, start=1):
+            count = int(round(fraction * len(members)))
+            if fraction > 0 and len(members) > 1:
+                count = max(1, count)
+            parts[k].extend(members[start:start + count])
+            start += count
+        parts[0].extend(members[start:])
+    return [np.sort(np.array(part, dtype=np.int64)) for part in parts]
+
+
+def limit_per_class(folder: ImageFolder, limit: int, seed: int) -> ImageFolder:
+    """Keep at most `limit` files per class, drawn with `seed` (0 keeps everything)."""
+    if limit <= 0:
+        return folder
+    rng = np.random.default_rng(seed)
+    kept: list[tuple[Path, int]] = []
+    for index in range(len(folder.classes)):
+        members = [item for item in folder.files if item[1] == index]
+        chosen = sorted(rng.permutation(len(members))[:limit])
+        kept.extend(members[i] for i in chosen)
+    return ImageFolder(folder.root, folder.classes, tuple(kept))
+
+
+def has_split_folders(root: str | Path) -> bool:
+    """True when `root` holds a `train/` folder (and maybe `val/`, `test/`) instead of classes."""
+    return (Path(root) / "train").is_dir()
+
+
+def load_dataset(
+    root: str | Path,
+    prep: Preprocessing,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.0,
+    seed: int = 42,
+    workers: int = 4,
+    progress: bool = False,
+    max_per_class: int = 0,
+) -> Dataset:
+    """Load an ImageFolder dataset with its splits.
+
+    With `root/train/` (and optional `val/`, `test/`) the folders are the splits;
+    otherwise `root/<class>/` is split per class with `seed`. With `max_per_class`
+    at most that many files per class are read from the training folder (or from
+    `root` before splitting). Nothing in `root` is written.
+
+    Raises:
+        DatasetError: missing folders, no usable image in a class, or split folders
+            whose classes differ from `train/`.
+    """
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise DatasetError(f"bad split fractions: val={val_fraction}, test={test_fraction}")
+    root = Path(root)
+    if has_split_folders(root):
+        return _load_split_folders(root, prep, workers, progress, max_per_class, seed)
+    folder = limit_per_class(scan_image_folder(root), max_per_class, seed)
+    everything, skipped = load_folder(folder, prep, workers, progress)
+    rest, val, test = stratified_indices(everything.labels, (val_fraction, test_fraction), seed)
+    splits = {"train": everything.subset(rest), "val": everything.subset(val)}
+    if test_fraction > 0:
+        splits["test"] = everything.subset(test)
+    return Dataset(folder.classes, splits, skipped)
+
+
+def _load_split_folders(
+    root: Path, prep: Preprocessing, workers: int, progress: bool, max_per_class: int, seed: int
+) -> Dataset:
+    splits: dict[str, Split] = {}
+    skipped: list[Skipped] = []
+    classes: tuple[str, ...] = ()
+    for name in SPLIT_NAMES:
+        if not (root / name).is_dir():
+            continue
+        folder = scan_image_folder(root / name)
+        if name == "train":
+            classes = folder.classes
+            folder = limit_per_class(folder, max_per_class, seed)
+        elif folder.classes != classes:
+            raise DatasetError(
+                f"{root / name} has classes {list(folder.classes)} but {root / 'train'} has {list(classes)}"
+            )
+        splits[name], split_skipped = load_folder(folder, prep, workers, progress)
+        skipped.extend(split_skipped)
+    splits.setdefault("val", Split(np.zeros((0, *prep.input_shape), np.uint8), np.zeros(0, np.int64), ()))
+    return Dataset(classes, splits, tuple(skipped))
+
+
+def load_labeled_folder(
+    root: str | Path, prep: Preprocessing, workers: int = 4, progress: bool = False
+) -> tuple[tuple[str, ...], Split, tuple[Skipped, ...]]:
+    """Load a single ImageFolder (no splitting), e.g. for evaluation or calibration."""
+    folder = scan_image_folder(root)
+    split, skipped = load_folder(folder, prep, workers, progress)
+    return folder.classes, split, skipped

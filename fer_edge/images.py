@@ -1,0 +1,123 @@
+"""Images: decode any supported image file to an RGB uint8 array, and walk ImageFolder trees."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.errors import DatasetError, ImageDecodeError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+_JPEG_START = b"\xff\xd8"
+_JPEG_END = b"\xff\xd9"
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        from fer_edge.errors import MissingDependencyError
+
+        raise MissingDependencyError("opencv-python-headless", "device") from exc
+    return cv2
+
+
+def _check_not_truncated(data: bytes, source: str) -> None:
+    """libjpeg only warns on a truncated JPEG and returns grey rows; refuse it instead."""
+    if data.startswith(_JPEG_START) and _JPEG_END not in data.rstrip(b"\x00")[-64:]:
+        raise ImageDecodeError(f"{source}: truncated JPEG (no end-of-image marker)")
+
+
+def decode_image(data: bytes, source: str = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes to an RGB uint8 array of shape (H, W, 3).
+
+    Grayscale, RGB, RGBA and 16-bit images are accepted; the format is found from
+    the content, not the file name.
+
+    Args:
+        data: the encoded file content (JPEG, PNG, BMP or WebP).
+        source: a name for error messages.
+
+    Raises:
+        ImageDecodeError: the bytes are empty, truncated or not a supported image.
+    """
+    if not data:
+        raise ImageDecodeError(f"{source}: empty file (0 bytes)")
+    _check_not_truncated(data, source)
+    cv2 = _cv2()
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise ImageDecodeError(f"{source}: not a readable JPEG/PNG/BMP/WebP image")
+    return _to_rgb_uint8(image, cv2)
+
+
+def _to_rgb_uint8(image: np.ndarray, cv2) -> np.ndarray:
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3). See `decode_image`.
+
+    Raises:
+        ImageDecodeError: the file is missing, unreadable or not an image.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageDecodeError(f"{path}: cannot read file ({exc.strerror})") from exc
+    return decode_image(data, str(path))
+
+
+@dataclass(frozen=True)
+class ImageFolder:
+    """The files of an ImageFolder tree `root/<class>/*`, labels from folder names.
+
+    Attributes:
+        root: the folder that holds one sub-folder per class.
+        classes: class names, sorted.
+        files: (path, class index) pairs, sorted by class then path.
+    """
+
+    root: Path
+    classes: tuple[str, ...]
+    files: tuple[tuple[Path, int], ...]
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(".")
+
+
+def scan_image_folder(root: str | Path) -> ImageFolder:
+    """List the candidate image files of `root/<class>/*` without decoding them.
+
+    Every visible regular file is a candidate: the decoder, not the suffix, decides
+    whether it is an image (a WebP named .jpg is still read).
+
+    Raises:
+        DatasetError: `root` is missing or holds no class folders.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
+    if not class_dirs:
+        raise DatasetError(f"{root} has no class folders; expected {root}/<class>/<image files>")
+    files = []
+    for index, class_dir in enumerate(class_dirs):
+        found = sorted(p for p in class_dir.rglob("*") if p.is_file() and _visible(p))
+        files.extend((path, index) for path in found)
+    return ImageFolder(root, tuple(p.name for p in class_dirs), tuple(files))

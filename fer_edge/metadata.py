@@ -1,0 +1,102 @@
+"""Model metadata: labels and preprocessing that travel with every model file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer_edge.errors import ModelError
+from fer_edge.preprocess import Preprocessing
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a runtime needs to use a model without hard-coding anything.
+
+    Attributes:
+        labels: class names, in the order of the model's outputs.
+        preprocessing: input size, colour mode and normalization.
+        arch: registry name of the architecture that produced the model.
+        extra: free-form facts (training data, metrics, quantization).
+    """
+
+    labels: tuple[str, ...]
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    arch: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if len(self.labels) < 2:
+            raise ModelError(f"a model needs at least 2 labels, got {list(self.labels)}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ModelError(f"labels must be unique, got {list(self.labels)}")
+        object.__setattr__(self, "labels", tuple(self.labels))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "labels": list(self.labels),
+            "preprocessing": self.preprocessing.to_dict(),
+            "arch": self.arch,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelMetadata":
+        """Inverse of `to_dict`."""
+        try:
+            return cls(
+                labels=tuple(data["labels"]),
+                preprocessing=Preprocessing.from_dict(data["preprocessing"]),
+                arch=data.get("arch", ""),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ModelError(f"invalid model metadata: missing or bad field {exc}") from exc
+
+
+def sidecar_path(model_path: str | Path) -> Path:
+    """`model.keras` -> `model.meta.json` (the metadata file beside a model)."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".meta.json")
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_metadata(metadata: ModelMetadata, path: str | Path) -> None:
+    """Write metadata as pretty JSON, atomically."""
+    write_atomic(path, (json.dumps(metadata.to_dict(), indent=2) + "\n").encode())
+
+
+def load_metadata(path: str | Path) -> ModelMetadata:
+    """Read a metadata JSON file.
+
+    Raises:
+        ModelError: the file is missing or not valid metadata.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelError(f"model metadata not found: {path}") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read model metadata {path}: {exc}") from exc
+    return ModelMetadata.from_dict(data)

@@ -1,0 +1,50 @@
+"""Keras model files: load a `.keras` model with its metadata, save one atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import keras
+
+from fer_edge.errors import ModelError
+from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
+from train import radam  # noqa: F401  (registers RAdam for deserialization)
+
+
+def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Path) -> Path:
+    """Save `model` to `path` (.keras) and its metadata beside it, each atomically."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
+    os.close(handle)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    save_metadata(metadata, sidecar_path(path))
+    return path
+
+
+def load_keras_model(path: str | Path) -> tuple[keras.Model, ModelMetadata]:
+    """Load a `.keras` model and its `.meta.json` sidecar; check they agree.
+
+    Raises:
+        ModelError: a file is missing or unreadable, or the model's output size
+            differs from the number of labels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    metadata = load_metadata(sidecar_path(path))
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ModelError(f"cannot load Keras model {path}: {exc}") from exc
+    outputs = model.output_shape[-1]
+    if outputs != len(metadata.labels):
+        raise ModelError(
+            f"{path} has {outputs} outputs but its metadata lists {len(metadata.labels)} labels"
+        )
+    return model, metadata

@@ -1,0 +1,84 @@
+"""Model registry: architectures are registered by name and built from (num_classes, input_shape)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+from keras import layers
+
+from fer_edge.errors import FerEdgeError
+
+ModelFactory = Callable[[int, tuple[int, int, int]], keras.Model]
+_REGISTRY: dict[str, ModelFactory] = {}
+
+
+def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
+    """Decorator: make a model factory available as `--arch NAME`."""
+
+    def decorate(factory: ModelFactory) -> ModelFactory:
+        if name in _REGISTRY:
+            raise FerEdgeError(f"model {name!r} is already registered")
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorate
+
+
+def model_names() -> tuple[str, ...]:
+    """Names of every registered architecture, sorted."""
+    return tuple(sorted(_REGISTRY))
+
+
+def build_model(name: str, num_classes: int, input_shape: tuple[int, int, int]) -> keras.Model:
+    """Build the registered architecture `name`.
+
+    Raises:
+        FerEdgeError: no architecture has that name.
+    """
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise FerEdgeError(
+            f"unknown architecture {name!r}; choose one of: {', '.join(model_names())}"
+        ) from None
+    return factory(num_classes, tuple(input_shape))
+
+
+@register_model("paper_cnn")
+def paper_cnn(
+    num_classes: int = 7,
+    input_shape: tuple[int, int, int] = (64, 64, 3),
+    conv_dropout: float = 0.25,
+    dense_dropout: float = 0.25,
+) -> keras.Model:
+    """The CNN of Kusumah et al.: 177,047 parameters (96 non-trainable) at 64x64x3, 7 classes.
+
+    Conv2D 128 -> Dropout -> Conv2D 32 -> MaxPool -> Dropout -> Conv2D 16 -> BatchNorm
+    -> MaxPool -> Dropout -> Flatten -> Dense 32 -> BatchNorm -> Dropout -> Dense 16
+    -> Dropout -> Dense (softmax). Convolutions are 3x3 with "same" padding and ReLU.
+    The paper does not give dropout rates; these defaults are ours.
+    """
+    conv = {"kernel_size": 3, "padding": "same", "activation": "relu"}
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape, name="image"),
+            layers.Conv2D(128, name="conv1", **conv),
+            layers.Dropout(conv_dropout, name="drop1"),
+            layers.Conv2D(32, name="conv2", **conv),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Dropout(conv_dropout, name="drop2"),
+            layers.Conv2D(16, name="conv3", **conv),
+            layers.BatchNormalization(name="bn1"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Dropout(conv_dropout, name="drop3"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(32, activation="relu", name="dense1"),
+            layers.BatchNormalization(name="bn2"),
+            layers.Dropout(dense_dropout, name="drop4"),
+            layers.Dense(16, activation="relu", name="dense2"),
+            layers.Dropout(dense_dropout, name="drop5"),
+            layers.Dense(num_classes, activation="softmax", name="probabilities"),
+        ],
+        name="paper_cnn",
+    )

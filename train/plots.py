@@ -1,0 +1,56 @@
+"""Plots: training curves and confusion matrix as PNG files (paper Figures 4 to 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fer_edge.metrics import ClassificationReport  # noqa: E402
+
+CURVES = ("loss", "accuracy", "precision", "recall")
+
+
+def plot_history(history: dict[str, list[float]], path: str | Path) -> Path:
+    """Train and validation curves of loss, accuracy, precision and recall, one panel each."""
+    figure, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for axis, metric in zip(axes.ravel(), CURVES):
+        for key, style in ((metric, "-"), (f"val_{metric}", "--")):
+            if key in history:
+                epochs = np.arange(1, len(history[key]) + 1)
+                axis.plot(epochs, history[key], style, label="validation" if key.startswith("val_") else "train")
+        axis.set_title(metric)
+        axis.set_xlabel("epoch")
+        axis.legend()
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
+
+
+def plot_confusion(report: ClassificationReport, path: str | Path) -> Path:
+    """Confusion matrix, rows = true class, normalized per row, with counts annotated."""
+    matrix = report.confusion
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(1.1 * len(report.labels) + 2, 1.1 * len(report.labels) + 1))
+    image = axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(report.labels))
+    axis.set_xticks(ticks, report.labels, rotation=45, ha="right")
+    axis.set_yticks(ticks, report.labels)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    for i in ticks:
+        for j in ticks:
+            axis.text(j, i, str(matrix[i, j]), ha="center", va="center",
+                      color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
+    axis.set_title(f"accuracy {report.accuracy:.3f}, macro F1 {report.macro_f1:.3f}")
+    figure.colorbar(image, ax=axis, fraction=0.046)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)

@@ -1,0 +1,242 @@
+"""Training: dataset -> model -> RAdam fit with checkpoints, resume, history and a saved model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fer_edge.dataset import Dataset, load_dataset, stratified_indices
+from fer_edge.errors import FerEdgeError
+from fer_edge.metadata import ModelMetadata
+from fer_edge.preprocess import Preprocessing
+from train.keras_io import save_keras_model
+from train.models import build_model
+from train.pipeline import make_dataset
+from train.radam import RAdam
+
+logger = logging.getLogger(__name__)
+
+DISTRIBUTE_MODES = ("none", "mirrored", "multiworker")
+MONITOR = "val_accuracy"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything that decides a training run (saved to `options.json` in the run folder)."""
+
+    arch: str = "paper_cnn"
+    epochs: int = 30
+    batch_size: int = 32
+    """Global batch size; with --distribute each replica gets batch_size / replicas."""
+    image_size: int = 64
+    color_mode: str = "rgb"
+    learning_rate: float = 1e-3
+    seed: int = 42
+    augment: bool = True
+    class_weights: bool = False
+    label_smoothing: float = 0.0
+    early_stopping: int = 0
+    """Stop after this many epochs without val_accuracy improvement; 0 disables."""
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    max_per_class: int = 0
+    """Read at most this many training images per class (0 = all); for quick runs."""
+    distribute: str = "none"
+    workers: int = 4
+    verbose: int = 1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise FerEdgeError("epochs and batch size must be at least 1")
+        if self.learning_rate <= 0:
+            raise FerEdgeError(f"learning rate must be positive, got {self.learning_rate}")
+        if self.distribute not in DISTRIBUTE_MODES:
+            raise FerEdgeError(f"--distribute must be one of {DISTRIBUTE_MODES}")
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """Preprocessing of the model this run trains."""
+        return Preprocessing((self.image_size, self.image_size), self.color_mode)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished run produced."""
+
+    run_dir: Path
+    model_path: Path
+    history: dict[str, list[float]]
+    best_epoch: int
+    best_val_accuracy: float
+    train_images_per_second: float
+    skipped_files: int
+    extra: dict = field(default_factory=dict)
+
+
+def make_strategy(mode: str) -> tf.distribute.Strategy:
+    """TensorFlow's own distribution engine: one device, all local devices, or many workers (TF_CONFIG)."""
+    if mode == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if mode == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
+    backup = run_dir / "backup"
+    if resume and not backup.exists():
+        raise FerEdgeError(f"nothing to resume in {run_dir}: no interrupted run (no {backup})")
+    if not resume and (backup.exists() or (run_dir / "model.keras").exists()):
+        raise FerEdgeError(
+            f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _ensure_val_split(dataset: Dataset, options: TrainOptions) -> Dataset:
+    """Split folders without val/ get a stratified val split carved from train."""
+    if len(dataset.splits["val"]) > 0:
+        return dataset
+    train = dataset.splits["train"]
+    rest, val = stratified_indices(train.labels, (max(options.val_fraction, 0.1),), options.seed)
+    splits = {**dataset.splits, "train": train.subset(rest), "val": train.subset(val)}
+    return Dataset(dataset.classes, splits, dataset.skipped)
+
+
+def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
+    """weight_c = n / (k * n_c): rare classes count more in the loss."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    return {c: float(len(labels) / (num_classes * counts[c])) for c in range(num_classes) if counts[c]}
+
+
+def compile_model(model: keras.Model, options: TrainOptions, num_classes: int) -> None:
+    """RAdam + categorical cross-entropy; accuracy, precision, recall and macro F1 per epoch."""
+    model.compile(
+        optimizer=RAdam(learning_rate=options.learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=options.label_smoothing),
+        metrics=[
+            keras.metrics.CategoricalAccuracy(name="accuracy"),
+            keras.metrics.Precision(name="precision"),
+            keras.metrics.Recall(name="recall"),
+            keras.metrics.F1Score(average="macro", name="f1"),
+        ],
+    )
+
+
+class ThroughputLogger(keras.callbacks.Callback):
+    """Records training images per second of every epoch (time in fit's train loop only)."""
+
+    def __init__(self, images_per_epoch: int):
+        super().__init__()
+        self.images_per_epoch = images_per_epoch
+        self.rates: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        if self._start:
+            self.rates.append(self.images_per_epoch / (time.perf_counter() - self._start))
+            self._start = 0.0
+
+
+def read_history(csv_path: Path) -> dict[str, list[float]]:
+    """history.csv (one row per epoch, kept across resumes) -> {metric: [values]}."""
+    if not csv_path.exists():
+        return {}
+    with csv_path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+
+def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: ThroughputLogger):
+    previous = read_history(run_dir / "history.csv") if resume else {}
+    best_so_far = max(previous.get(MONITOR, [float("-inf")]))
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.keras"), monitor=MONITOR, mode="max",
+            save_best_only=True, initial_value_threshold=best_so_far if resume else None,
+        ),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
+        throughput,
+    ]
+    if options.early_stopping > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(MONITOR, mode="max", patience=options.early_stopping))
+    return callbacks
+
+
+def _set_determinism(seed: int) -> None:
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = TrainOptions(),
+          resume: bool = False) -> TrainResult:
+    """Train `options.arch` on the ImageFolder at `data_root`; write everything to `run_dir`.
+
+    `run_dir` receives `model.keras` (best epoch by val accuracy) with
+    `model.meta.json`, `best.keras`, `history.csv`, `history.json` and `options.json`.
+    With `resume=True` an interrupted run continues from its last finished epoch.
+
+    Raises:
+        FerEdgeError: bad data, a run folder that already holds a run, or nothing to resume.
+    """
+    run_dir = Path(run_dir)
+    _prepare_run_dir(run_dir, resume)
+    _set_determinism(options.seed)
+    prep = options.preprocessing
+    dataset = load_dataset(data_root, prep, options.val_fraction, options.test_fraction,
+                           options.seed, options.workers, options.verbose > 0, options.max_per_class)
+    dataset = _ensure_val_split(dataset, options)
+    (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
+    model, throughput = _fit(dataset, run_dir, options, resume)
+    return _finish(model, dataset, run_dir, options, throughput)
+
+
+def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
+    prep, classes = options.preprocessing, dataset.classes
+    train_split, val_split = dataset.splits["train"], dataset.splits["val"]
+    logger.info("training %s on %d images, validating on %d", options.arch, len(train_split), len(val_split))
+    train_data = make_dataset(train_split, prep, len(classes), options.batch_size, True, options.augment, options.seed)
+    val_data = make_dataset(val_split, prep, len(classes), options.batch_size, False)
+    with make_strategy(options.distribute).scope():
+        model = build_model(options.arch, len(classes), prep.input_shape)
+        compile_model(model, options, len(classes))
+    throughput = ThroughputLogger(len(train_split))
+    weights = balanced_class_weights(train_split.labels, len(classes)) if options.class_weights else None
+    model.fit(train_data, validation_data=val_data, epochs=options.epochs, class_weight=weights,
+              callbacks=_callbacks(run_dir, options, resume, throughput), verbose=options.verbose)
+    return model, throughput
+
+
+def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throughput) -> TrainResult:
+    history = read_history(run_dir / "history.csv")
+    (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
+    best_epoch = int(np.argmax(history[MONITOR]))
+    if (run_dir / "best.keras").exists():
+        model.load_weights(run_dir / "best.keras")
+    metadata = ModelMetadata(
+        labels=dataset.classes, preprocessing=options.preprocessing, arch=options.arch,
+        extra={"best_epoch": best_epoch + 1, "val_accuracy": history[MONITOR][best_epoch],
+               "train_images": len(dataset.splits["train"]), "seed": options.seed},
+    )
+    model_path = save_keras_model(model, metadata, run_dir / "model.keras")
+    rates = throughput.rates[1:] or throughput.rates  # the first epoch includes tracing
+    return TrainResult(
+        run_dir=run_dir, model_path=model_path, history=history, best_epoch=best_epoch + 1,
+        best_val_accuracy=history[MONITOR][best_epoch],
+        train_images_per_second=float(np.median(rates)) if rates else 0.0,
+        skipped_files=len(dataset.skipped),
+    )
