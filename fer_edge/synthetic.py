@@ -43,15 +43,15 @@ def draw_face(expression: str, size: int, rng: np.random.Generator) -> np.ndarra
 def _draw_mouth(image, center, radius, style, ink) -> None:
     import cv2
 
-    width = radius // 2
+    width = int(radius * 0.6)
     if style["open"] > 0:
-        cv2.ellipse(image, center, (width // 2, width // 2), 0, 0, 360, ink, -1)
+        cv2.ellipse(image, center, (width // 2, int(width * 0.6)), 0, 0, 360, ink, -1)
         return
-    bend = int(style["smile"] * radius * 0.25)
+    bend = int(style["smile"] * radius * 0.35)
     xs = np.linspace(-width, width, 16)
     ys = -bend * (1 - (xs / width) ** 2) + bend / 2
     points = np.stack([center[0] + xs, center[1] - ys], axis=1).astype(np.int32)
-    cv2.polylines(image, [points], False, ink, max(1, radius // 12))
+    cv2.polylines(image, [points], False, ink, max(2, radius // 6))
 
 
 def write_synthetic_dataset(

@@ -60,8 +60,9 @@ class RAdam(keras.optimizers.Optimizer):
         lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
         step = ops.cast(self.iterations + 1, dtype)
-        beta_1 = ops.cast(self.beta_1, dtype)
-        beta_2 = ops.cast(self.beta_2, dtype)
+        # convert_to_tensor keeps float64 exact; ops.cast would round through float32.
+        beta_1 = ops.convert_to_tensor(self.beta_1, dtype=dtype)
+        beta_2 = ops.convert_to_tensor(self.beta_2, dtype=dtype)
         beta_2_power = ops.power(beta_2, step)
 
         index = self._get_variable_index(variable)

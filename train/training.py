@@ -6,7 +6,7 @@ import csv
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import keras
@@ -78,7 +78,7 @@ class TrainResult:
     best_val_accuracy: float
     train_images_per_second: float
     skipped_files: int
-    extra: dict = field(default_factory=dict)
+    replicas: int = 1
 
 
 def make_strategy(mode: str) -> tf.distribute.Strategy:
@@ -201,8 +201,8 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
                            options.seed, options.workers, options.verbose > 0, options.max_per_class)
     dataset = _ensure_val_split(dataset, options)
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
-    model, throughput = _fit(dataset, run_dir, options, resume)
-    return _finish(model, dataset, run_dir, options, throughput)
+    model, throughput, replicas = _fit(dataset, run_dir, options, resume)
+    return _finish(model, dataset, run_dir, options, throughput, replicas)
 
 
 def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
@@ -211,17 +211,20 @@ def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
     logger.info("training %s on %d images, validating on %d", options.arch, len(train_split), len(val_split))
     train_data = make_dataset(train_split, prep, len(classes), options.batch_size, True, options.augment, options.seed)
     val_data = make_dataset(val_split, prep, len(classes), options.batch_size, False)
-    with make_strategy(options.distribute).scope():
+    strategy = make_strategy(options.distribute)
+    logger.info("%s strategy with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)
+    with strategy.scope():
         model = build_model(options.arch, len(classes), prep.input_shape)
         compile_model(model, options, len(classes))
     throughput = ThroughputLogger(len(train_split))
     weights = balanced_class_weights(train_split.labels, len(classes)) if options.class_weights else None
     model.fit(train_data, validation_data=val_data, epochs=options.epochs, class_weight=weights,
               callbacks=_callbacks(run_dir, options, resume, throughput), verbose=options.verbose)
-    return model, throughput
+    return model, throughput, strategy.num_replicas_in_sync
 
 
-def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throughput) -> TrainResult:
+def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throughput,
+            replicas: int) -> TrainResult:
     history = read_history(run_dir / "history.csv")
     (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     best_epoch = int(np.argmax(history[MONITOR]))
@@ -238,5 +241,5 @@ def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throu
         run_dir=run_dir, model_path=model_path, history=history, best_epoch=best_epoch + 1,
         best_val_accuracy=history[MONITOR][best_epoch],
         train_images_per_second=float(np.median(rates)) if rates else 0.0,
-        skipped_files=len(dataset.skipped),
+        skipped_files=len(dataset.skipped), replicas=replicas,
     )

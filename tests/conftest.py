@@ -1,0 +1,55 @@
+"""Shared fixtures: small generated datasets, broken files, and the optional ../shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_edge.synthetic import write_synthetic_dataset
+
+TESTS = Path(__file__).resolve().parent
+SHARED_DATA = TESTS.parent.parent / "shared" / "data"
+FER2013 = SHARED_DATA / "fer2013"
+PHOTOS = SHARED_DATA / "photos"
+
+needs_fer2013 = pytest.mark.skipif(not FER2013.is_dir(), reason="../shared/data/fer2013 is absent")
+needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is absent")
+
+
+@pytest.fixture(scope="session")
+def synthetic_faces(tmp_path_factory) -> Path:
+    """A split ImageFolder of cartoon faces: train (30/class) and val (10/class), 48x48 PNG."""
+    root = tmp_path_factory.mktemp("synthetic")
+    classes = ("happy", "sad", "surprise")
+    write_synthetic_dataset(root / "train", per_class=40, size=48, classes=classes, seed=0)
+    write_synthetic_dataset(root / "val", per_class=10, size=48, classes=classes, seed=1)
+    return root
+
+
+def write_broken_files(folder: Path) -> dict[str, Path]:
+    """Write one file of each kind of bad input into `folder`; return them by kind."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ok, jpeg = cv2.imencode(".jpg", np.full((32, 32, 3), 128, np.uint8))
+    ok, png = cv2.imencode(".png", np.full((32, 32, 3), 128, np.uint8))
+    files = {
+        "empty": folder / "empty.jpg",
+        "truncated_jpeg": folder / "truncated.jpg",
+        "truncated_png": folder / "truncated.png",
+        "text": folder / "notes.txt",
+        "html_as_jpg": folder / "page.jpg",
+    }
+    files["empty"].write_bytes(b"")
+    files["truncated_jpeg"].write_bytes(jpeg.tobytes()[: len(jpeg) // 2])
+    files["truncated_png"].write_bytes(png.tobytes()[: len(png) // 2])
+    files["text"].write_text("not an image\n")
+    files["html_as_jpg"].write_text("<html><body>404</body></html>")
+    return files
+
+
+def tree_snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes, to prove a folder was not modified."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -1,0 +1,97 @@
+"""Decoding every supported kind of image to RGB uint8, and refusing broken files."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import write_broken_files
+from fer_edge.errors import DatasetError, ImageDecodeError
+from fer_edge.images import decode_image, read_image, scan_image_folder
+
+RGB = np.zeros((4, 6, 3), np.uint8)
+RGB[..., 0] = 200  # red channel
+RGB[..., 1] = 50
+
+
+def encode(image: np.ndarray, suffix: str) -> bytes:
+    ok, data = cv2.imencode(suffix, image)
+    assert ok
+    return data.tobytes()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".bmp", ".webp"])
+def test_lossless_formats_decode_to_rgb(suffix):
+    bgr = cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_WEBP_QUALITY, 101] if suffix == ".webp" else []
+    ok, data = cv2.imencode(suffix, bgr, params)
+    decoded = decode_image(data.tobytes())
+    assert decoded.dtype == np.uint8 and decoded.shape == (4, 6, 3)
+    np.testing.assert_array_equal(decoded, RGB)
+
+
+def test_jpeg_decodes_close_to_source():
+    image = np.full((16, 16, 3), (30, 120, 220), np.uint8)
+    decoded = decode_image(encode(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), ".jpg"))
+    assert np.abs(decoded.astype(int) - image).max() <= 3
+
+
+def test_grayscale_becomes_three_equal_channels():
+    gray = np.arange(24, dtype=np.uint8).reshape(4, 6)
+    decoded = decode_image(encode(gray, ".png"))
+    assert decoded.shape == (4, 6, 3)
+    for channel in range(3):
+        np.testing.assert_array_equal(decoded[..., channel], gray)
+
+
+def test_rgba_drops_alpha():
+    bgra = np.zeros((4, 4, 4), np.uint8)
+    bgra[..., 2], bgra[..., 3] = 180, 7  # red, nearly transparent
+    decoded = decode_image(encode(bgra, ".png"))
+    assert decoded.shape == (4, 4, 3)
+    assert decoded[0, 0].tolist() == [180, 0, 0]
+
+
+def test_16_bit_scales_to_8_bit():
+    image16 = np.full((4, 4), 65535, np.uint16)
+    image16[0, 0] = 256 * 100
+    decoded = decode_image(encode(image16, ".png"))
+    assert decoded.dtype == np.uint8
+    assert decoded[0, 0, 0] == 100 and decoded[1, 1, 0] == 255
+
+
+def test_format_comes_from_content_not_name(tmp_path):
+    path = tmp_path / "really_webp.jpg"
+    path.write_bytes(encode(cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR), ".webp"))
+    assert read_image(path).shape == (4, 6, 3)
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated_jpeg", "truncated_png", "text", "html_as_jpg"])
+def test_broken_files_raise_a_clear_error(tmp_path, kind):
+    path = write_broken_files(tmp_path)[kind]
+    with pytest.raises(ImageDecodeError, match=str(path.name)):
+        read_image(path)
+
+
+def test_missing_file_is_an_image_error(tmp_path):
+    with pytest.raises(ImageDecodeError, match="cannot read file"):
+        read_image(tmp_path / "nope.png")
+
+
+def test_scan_lists_classes_sorted_and_skips_hidden(tmp_path):
+    for name in ("zeta", "alpha"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.png").write_bytes(b"x")
+    (tmp_path / "alpha" / ".DS_Store").write_bytes(b"x")
+    (tmp_path / ".cache").mkdir()
+    folder = scan_image_folder(tmp_path)
+    assert folder.classes == ("alpha", "zeta")
+    assert [(p.name, c) for p, c in folder.files] == [("a.png", 0), ("a.png", 1)]
+
+
+def test_scan_errors_name_the_folder(tmp_path):
+    with pytest.raises(DatasetError, match="not found"):
+        scan_image_folder(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="no class folders"):
+        scan_image_folder(tmp_path)

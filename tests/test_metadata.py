@@ -1,0 +1,58 @@
+"""Model metadata: round trip, validation and atomic writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer_edge.errors import ModelError
+from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
+from fer_edge.preprocess import Preprocessing
+
+
+def test_round_trip(tmp_path):
+    metadata = ModelMetadata(("angry", "happy"), Preprocessing((48, 48), "grayscale"), "paper_cnn",
+                             {"val_accuracy": 0.5})
+    path = tmp_path / "m.meta.json"
+    save_metadata(metadata, path)
+    loaded = load_metadata(path)
+    assert loaded == metadata and loaded.extra == {"val_accuracy": 0.5}
+    assert json.loads(path.read_text())["labels"] == ["angry", "happy"]
+    assert [p.name for p in tmp_path.iterdir()] == ["m.meta.json"]  # no temporary file left
+
+
+def test_sidecar_name():
+    assert sidecar_path("runs/a/model.keras").name == "model.meta.json"
+
+
+@pytest.mark.parametrize("labels", [("one",), ("a", "a")])
+def test_bad_labels(labels):
+    with pytest.raises(ModelError):
+        ModelMetadata(labels)
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_metadata(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ModelError, match="cannot read"):
+        load_metadata(tmp_path / "bad.json")
+    (tmp_path / "partial.json").write_text('{"labels": ["a", "b"]}')
+    with pytest.raises(ModelError, match="preprocessing"):
+        load_metadata(tmp_path / "partial.json")
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.meta.json"
+    save_metadata(ModelMetadata(("a", "b")), path)
+    before = path.read_bytes()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("fer_edge.metadata.os.replace", explode)
+    with pytest.raises(OSError):
+        save_metadata(ModelMetadata(("x", "y")), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.meta.json"]

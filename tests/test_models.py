@@ -1,0 +1,53 @@
+"""The model registry and the paper's CNN, layer by layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_edge.errors import FerEdgeError
+from train.models import build_model, model_names, register_model
+
+# Paper table: (layer, output shape, parameters) at 64x64x3 input and 7 classes.
+PAPER_TABLE = [
+    ("Conv2D", (64, 64, 128), 3584),
+    ("Dropout", (64, 64, 128), 0),
+    ("Conv2D", (64, 64, 32), 36896),
+    ("MaxPooling2D", (32, 32, 32), 0),
+    ("Dropout", (32, 32, 32), 0),
+    ("Conv2D", (32, 32, 16), 4624),
+    ("BatchNormalization", (32, 32, 16), 64),
+    ("MaxPooling2D", (16, 16, 16), 0),
+    ("Dropout", (16, 16, 16), 0),
+    ("Flatten", (4096,), 0),
+    ("Dense", (32,), 131104),
+    ("BatchNormalization", (32,), 128),
+    ("Dropout", (32,), 0),
+    ("Dense", (16,), 528),
+    ("Dropout", (16,), 0),
+    ("Dense", (7,), 119),
+]
+
+
+def test_paper_cnn_matches_the_paper_table():
+    model = build_model("paper_cnn", 7, (64, 64, 3))
+    rows = [(type(layer).__name__, tuple(layer.output.shape[1:]), layer.count_params()) for layer in model.layers]
+    assert rows == PAPER_TABLE
+    assert model.count_params() == 177_047
+    non_trainable = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    assert non_trainable == 96
+
+
+def test_paper_cnn_adapts_to_classes_and_input():
+    model = build_model("paper_cnn", 5, (48, 48, 1))
+    assert model.output_shape == (None, 5)
+    probabilities = model.predict(np.zeros((2, 48, 48, 1), np.float32), verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_registry_errors():
+    assert "paper_cnn" in model_names()
+    with pytest.raises(FerEdgeError, match="unknown architecture 'nope'.*paper_cnn"):
+        build_model("nope", 7, (64, 64, 3))
+    with pytest.raises(FerEdgeError, match="already registered"):
+        register_model("paper_cnn")(lambda n, s: None)

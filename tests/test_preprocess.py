@@ -1,0 +1,60 @@
+"""The single preprocessing definition: golden values, colour modes and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_edge.errors import FerEdgeError
+from fer_edge.preprocess import Preprocessing, normalize, preprocess, to_model_pixels
+
+
+def test_defaults_are_the_papers_input():
+    prep = Preprocessing()
+    assert prep.input_shape == (64, 64, 3)
+    assert prep.channels == 3
+
+
+def test_uniform_image_golden_values():
+    face = np.full((100, 80, 3), (255, 0, 51), np.uint8)
+    out = preprocess(face, Preprocessing())
+    assert out.shape == (64, 64, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out[10, 10], [1.0, 0.0, 0.2], atol=1e-6)
+
+
+def test_grayscale_uses_luma_weights():
+    face = np.full((48, 48, 3), (255, 0, 0), np.uint8)  # pure red
+    prep = Preprocessing((32, 32), "grayscale", scale=2 / 255, offset=-1.0)
+    pixels = to_model_pixels(face, prep)
+    assert pixels.shape == (32, 32, 1)
+    assert pixels[0, 0, 0] == 76  # round(0.299 * 255)
+    np.testing.assert_allclose(normalize(pixels, prep)[0, 0, 0], 76 * 2 / 255 - 1, atol=1e-6)
+
+
+def test_enlarging_and_shrinking_keep_a_gradient_monotonic():
+    ramp = np.repeat(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], 48, axis=0)
+    face = np.repeat(ramp, 3, axis=2)
+    for size in (24, 96):
+        row = to_model_pixels(face, Preprocessing((size, size)))[size // 2, :, 0].astype(int)
+        assert np.all(np.diff(row) >= 0)
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((8, 8), np.uint8), np.zeros((8, 8, 4), np.uint8), np.zeros((8, 8, 3), np.float32)]
+)
+def test_wrong_shapes_or_dtypes_are_rejected(bad):
+    with pytest.raises(FerEdgeError, match="expected an RGB uint8 image"):
+        preprocess(bad, Preprocessing())
+
+
+@pytest.mark.parametrize("kwargs", [{"input_size": (4, 64)}, {"color_mode": "bgr"}])
+def test_invalid_options_are_rejected(kwargs):
+    with pytest.raises(FerEdgeError):
+        Preprocessing(**kwargs)
+
+
+def test_dict_round_trip_and_unknown_keys():
+    prep = Preprocessing((48, 40), "grayscale", 0.5, -1.0)
+    assert Preprocessing.from_dict(prep.to_dict()) == prep
+    with pytest.raises(FerEdgeError, match="invalid preprocessing"):
+        Preprocessing.from_dict({**prep.to_dict(), "mean": 0.5})

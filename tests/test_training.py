@@ -1,0 +1,116 @@
+"""Training runs: outputs, determinism, resume after an interruption, class weights, the input pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from fer_edge.dataset import load_dataset
+from fer_edge.errors import FerEdgeError
+from fer_edge.metadata import load_metadata
+from fer_edge.preprocess import Preprocessing, normalize
+from helpers import TINY
+from train.pipeline import make_dataset
+from train.training import TrainOptions, balanced_class_weights, read_history, train
+
+FAST = dict(arch=TINY, epochs=3, image_size=32, batch_size=16, augment=False, verbose=0, learning_rate=0.01)
+
+
+def test_run_writes_model_metadata_and_history(synthetic_faces, tmp_path):
+    result = train(synthetic_faces, tmp_path / "run", TrainOptions(**FAST))
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"model.keras", "model.meta.json", "best.keras", "history.csv", "history.json", "options.json"} <= names
+    assert "backup" not in names  # removed once training finishes
+    metadata = load_metadata(tmp_path / "run" / "model.meta.json")
+    assert metadata.labels == ("happy", "sad", "surprise")
+    assert metadata.preprocessing == Preprocessing((32, 32))
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    for key in ("loss", "accuracy", "precision", "recall", "f1", "val_loss", "val_accuracy", "val_precision", "val_recall"):
+        assert len(history[key]) == 3
+    assert history["loss"][-1] < history["loss"][0]
+    assert result.best_val_accuracy == max(history["val_accuracy"])
+    assert result.train_images_per_second > 0
+
+
+def test_same_seed_same_result(synthetic_faces, tmp_path):
+    options = TrainOptions(**{**FAST, "epochs": 2, "augment": True})
+    first = train(synthetic_faces, tmp_path / "a", options)
+    second = train(synthetic_faces, tmp_path / "b", options)
+    assert first.history == second.history
+
+
+def test_learns_the_synthetic_faces(synthetic_faces, tmp_path):
+    result = train(synthetic_faces, tmp_path / "run", TrainOptions(**{**FAST, "epochs": 10}))
+    assert result.best_val_accuracy >= 0.6  # chance is 0.33
+
+
+class InterruptAtEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_resume_continues_an_interrupted_run(synthetic_faces, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    options = TrainOptions(**{**FAST, "epochs": 4})
+    import train.training as training
+
+    original = training._callbacks
+    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        train(synthetic_faces, run, options)
+    assert (run / "backup").exists() and not (run / "model.keras").exists()
+    assert len(read_history(run / "history.csv")["loss"]) == 2
+    with pytest.raises(FerEdgeError, match="--resume"):
+        train(synthetic_faces, run, options)
+    monkeypatch.setattr(training, "_callbacks", original)
+    result = train(synthetic_faces, run, options, resume=True)
+    assert [int(e) for e in result.history["epoch"]] == [0, 1, 2, 3]
+    assert (run / "model.keras").exists() and not (run / "backup").exists()
+
+
+def test_resume_without_an_interrupted_run(synthetic_faces, tmp_path):
+    with pytest.raises(FerEdgeError, match="nothing to resume"):
+        train(synthetic_faces, tmp_path / "fresh", TrainOptions(**FAST), resume=True)
+
+
+def test_balanced_class_weights():
+    weights = balanced_class_weights(np.array([0, 0, 0, 1]), 2)
+    assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0)}
+
+
+def test_class_weights_option_trains(synthetic_faces, tmp_path):
+    result = train(synthetic_faces, tmp_path / "run", TrainOptions(**{**FAST, "epochs": 1, "class_weights": True}))
+    assert len(result.history["loss"]) == 1
+
+
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"learning_rate": -1.0}, {"distribute": "tpu"}])
+def test_bad_options(kwargs):
+    with pytest.raises(FerEdgeError):
+        TrainOptions(**kwargs)
+
+
+def test_pipeline_matches_shared_preprocessing(synthetic_faces):
+    prep = Preprocessing((32, 32), scale=2 / 255, offset=-1.0)
+    split = load_dataset(synthetic_faces, prep).splits["val"]
+    images, labels = next(iter(make_dataset(split, prep, 3, 8, training=False)))
+    np.testing.assert_array_equal(images.numpy(), normalize(split.pixels[:8], prep))
+    np.testing.assert_array_equal(labels.numpy().argmax(axis=1), split.labels[:8])
+
+
+def test_training_pipeline_shuffles_and_augments_within_range(synthetic_faces):
+    prep = Preprocessing((32, 32))
+    split = load_dataset(synthetic_faces, prep).splits["train"]
+    batches = list(make_dataset(split, prep, 3, 16, training=True, augment=True, seed=3))
+    images = np.concatenate([b[0].numpy() for b in batches])
+    labels = np.concatenate([b[1].numpy().argmax(axis=1) for b in batches])
+    assert len(images) == len(split) and images.min() >= 0.0 and images.max() <= 1.0
+    assert sorted(labels.tolist()) == sorted(split.labels.tolist())
+    assert labels.tolist() != split.labels.tolist()
