@@ -218,7 +218,7 @@ def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
         compile_model(model, options, len(classes))
     throughput = ThroughputLogger(len(train_split))
     weights = balanced_class_weights(train_split.labels, len(classes)) if options.class_weights else None
-    model.fit(train_data, validation_data=val_data, epochs=options.epochs, class_weight=weights,
+    model.fit(train_data, validation_data=val_data, epochs=options.epochs, class_weight=weights, shuffle=False,
               callbacks=_callbacks(run_dir, options, resume, throughput), verbose=options.verbose)
     return model, throughput, strategy.num_replicas_in_sync
 

@@ -1,0 +1,34 @@
+"""Integration on the real FER2013 folders (skipped when ../shared is absent)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import FER2013, needs_fer2013
+from fer_edge.dataset import load_dataset
+from fer_edge.preprocess import Preprocessing
+from train.keras_io import load_keras_model
+from train.evaluation import evaluate_keras
+from train.training import TrainOptions, train
+
+pytestmark = [needs_fer2013, pytest.mark.slow]
+CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def test_fer2013_layout_loads_as_splits():
+    dataset = load_dataset(FER2013, Preprocessing(), max_per_class=20)
+    assert dataset.classes == CLASSES
+    assert len(dataset.splits["train"]) == 140
+    assert len(dataset.splits["val"]) == 3266
+    assert dataset.splits["val"].pixels.shape[1:] == (64, 64, 3)
+
+
+def test_paper_model_trains_and_evaluates_on_fer2013(tmp_path):
+    options = TrainOptions(epochs=1, max_per_class=60, verbose=0)
+    result = train(FER2013, tmp_path / "run", options)
+    assert result.history["loss"][0] > 0 and len(result.history["val_accuracy"]) == 1
+    model, metadata = load_keras_model(result.model_path)
+    assert metadata.labels == CLASSES and model.count_params() == 177_047
+    evaluation = evaluate_keras(model, metadata, FER2013, split="val")
+    assert evaluation.report.n == 3266
+    assert evaluation.report.accuracy == pytest.approx(result.best_val_accuracy, abs=1e-4)
