@@ -1,0 +1,215 @@
+"""Face extraction: an ImageFolder of photos -> an ImageFolder of face crops, cached by file hash.
+
+Photos with no face are dropped (the paper's data cleansing) and listed in the report;
+unreadable files are reported, never fatal. Every crop is written to a temporary file and
+renamed into place, and recorded in `manifest.jsonl` only afterwards, so an interrupted
+run resumes without duplicates or half-written files. The source tree is only read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Iterator
+
+from fer_edge.crops import DEFAULT_MARGIN, crop_face
+from fer_edge.errors import DatasetError, ImageDecodeError
+from fer_edge.faces import DetectorOptions, create_detector
+from fer_edge.images import decode_image, scan_image_folder
+from fer_edge.metadata import write_atomic
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.jsonl"
+REPORT = "report.json"
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """How faces are found and cropped.
+
+    Attributes:
+        detector: "mtcnn" (paper, workstation), "yunet" (device) or "none".
+        size: side of the square crops written, in pixels (the model's input size).
+        margin: crop margin around the box, as a fraction of its longer side.
+        all_faces: keep every face (index suffix) instead of only the largest.
+        workers: worker processes (each loads its own detector).
+        detection: detector thresholds and limits.
+    """
+
+    detector: str = "mtcnn"
+    size: int = 64
+    margin: float = DEFAULT_MARGIN
+    all_faces: bool = False
+    workers: int = 1
+    detection: DetectorOptions = field(default_factory=DetectorOptions)
+
+
+@dataclass(frozen=True)
+class ExtractSummary:
+    """Counts for this run, and totals from the manifest per class."""
+
+    photos: int
+    cached: int
+    faces_kept: int
+    no_face: int
+    unreadable: int
+    seconds: float
+    per_class: dict[str, dict[str, int]]
+    report_path: Path
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest(path: Path) -> list[dict[str, Any]]:
+    """Records of a manifest; a torn last line (from a killed run) is ignored."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            logger.warning("ignoring a damaged manifest line in %s", path)
+    return records
+
+
+def _crop_name(relative: Path, index: int | None) -> str:
+    stem = "__".join(relative.with_suffix("").parts)
+    return f"{stem}.png" if index is None else f"{stem}_{index}.png"
+
+
+_DETECTOR = None
+
+
+def _init_worker(options: ExtractOptions) -> None:
+    global _DETECTOR
+    _DETECTOR = create_detector(options.detector, options.detection)
+
+
+def _process(task: tuple[Path, str, str, Path, Path, ExtractOptions]) -> list[dict[str, Any]]:
+    """Detect and crop one photo; returns its manifest records (one per kept face, or one status)."""
+    import cv2
+
+    path, class_name, sha, relative, dst, options = task
+    base = {"source": str(path), "source_sha256": sha, "class": class_name, "detector": options.detector}
+    try:
+        image = decode_image(path.read_bytes(), str(path))
+    except (ImageDecodeError, OSError) as exc:
+        return [{**base, "status": "unreadable", "error": str(exc)}]
+    faces = _DETECTOR.detect(image)
+    if not faces:
+        return [{**base, "status": "no_face"}]
+    records = []
+    for index, face in enumerate(faces if options.all_faces else faces[:1]):
+        crop = crop_face(image, face, options.size, options.margin)
+        out = dst / class_name / _crop_name(relative, index if options.all_faces else None)
+        ok, encoded = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+        write_atomic(out, encoded.tobytes())
+        records.append({**base, "status": "kept", **face.to_dict(), "crop": str(out.relative_to(dst))})
+    return records
+
+
+def _check_folders(src: Path, dst: Path) -> None:
+    src_resolved, dst_resolved = src.resolve(), dst.resolve()
+    if dst_resolved == src_resolved or src_resolved in dst_resolved.parents:
+        raise DatasetError(f"the output folder {dst} must not be inside the source folder {src}")
+
+
+def _pending_tasks(src: Path, dst: Path, options: ExtractOptions, done: set[tuple[str, str]]):
+    folder = scan_image_folder(src)
+    tasks, cached = [], 0
+    for path, label in folder.files:
+        class_name = folder.classes[label]
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            logger.warning("cannot read %s: %s", path, exc)
+            sha = "unreadable:" + str(path)
+        if (class_name, sha) in done:
+            cached += 1
+            continue
+        tasks.append((path, class_name, sha, path.relative_to(src / class_name), dst, options))
+    return folder, tasks, cached
+
+
+def _run_tasks(tasks, options: ExtractOptions) -> Iterator[list[dict[str, Any]]]:
+    if options.workers <= 1:
+        _init_worker(options)
+        yield from map(_process, tasks)
+        return
+    with ProcessPoolExecutor(options.workers, mp_context=get_context("spawn"),
+                             initializer=_init_worker, initargs=(options,)) as pool:
+        yield from pool.map(_process, tasks, chunksize=4)
+
+
+def extract_faces(src: str | Path, dst: str | Path, options: ExtractOptions = ExtractOptions(),
+                  progress: bool = False) -> ExtractSummary:
+    """Crop the faces of every photo under `src/<class>/` into `dst/<class>/`.
+
+    Writes `dst/manifest.jsonl` (one JSON record per kept face or dropped photo: source,
+    its SHA-256, box, score, landmarks, detector, crop path) and `dst/report.json`
+    (counts per class). Photos already in the manifest are skipped.
+
+    Raises:
+        DatasetError: `src` is not an ImageFolder or `dst` lies inside it.
+    """
+    from tqdm import tqdm
+
+    src, dst = Path(src), Path(dst)
+    _check_folders(src, dst)
+    manifest_path = dst / MANIFEST
+    done = {(r["class"], r["source_sha256"]) for r in read_manifest(manifest_path)}
+    folder, tasks, cached = _pending_tasks(src, dst, options, done)
+    for name in folder.classes:
+        (dst / name).mkdir(parents=True, exist_ok=True)
+    start, counts = time.perf_counter(), Counter()
+    _end_torn_line(manifest_path)
+    with manifest_path.open("a") as manifest:
+        for records in tqdm(_run_tasks(tasks, options), total=len(tasks), desc="extract faces",
+                            unit="photo", disable=not progress):
+            for record in records:
+                manifest.write(json.dumps(record) + "\n")
+                counts[record["status"]] += 1
+            manifest.flush()
+            os.fsync(manifest.fileno())
+    per_class = write_report(dst)
+    return ExtractSummary(len(tasks), cached, counts["kept"], counts["no_face"], counts["unreadable"],
+                          time.perf_counter() - start, per_class, dst / REPORT)
+
+
+def _end_torn_line(path: Path) -> None:
+    """A run killed mid-write leaves a line without newline; close it so new records stay whole."""
+    if path.exists() and path.stat().st_size:
+        with path.open("rb+") as handle:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+
+
+def write_report(dst: Path) -> dict[str, dict[str, int]]:
+    """Totals per class from the manifest (photos, faces kept, no face, unreadable) into report.json."""
+    records = read_manifest(dst / MANIFEST)
+    per_class: dict[str, Counter] = defaultdict(Counter)
+    photos: dict[str, set] = defaultdict(set)
+    for record in records:
+        per_class[record["class"]][record["status"]] += 1
+        photos[record["class"]].add(record["source_sha256"])
+    table = {name: {"photos": len(photos[name]), "faces_kept": c["kept"], "no_face": c["no_face"],
+                    "unreadable": c["unreadable"]} for name, c in sorted(per_class.items())}
+    report = {"per_class": table,
+              "no_face": sorted(r["source"] for r in records if r["status"] == "no_face"),
+              "unreadable": sorted(r["source"] for r in records if r["status"] == "unreadable")}
+    write_atomic(dst / REPORT, (json.dumps(report, indent=2) + "\n").encode())
+    return table

