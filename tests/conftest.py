@@ -53,3 +53,31 @@ def write_broken_files(folder: Path) -> dict[str, Path]:
 def tree_snapshot(root: Path) -> dict[str, bytes]:
     """Every file under root with its bytes, to prove a folder was not modified."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+CONVERT_CLASSES = ("happy", "sad", "surprise", "neutral")
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A tiny Keras model trained well on cartoon faces (32x32), and the faces: (model path, data, folder)."""
+    from helpers import TINY
+    from train.training import TrainOptions, train
+
+    root = tmp_path_factory.mktemp("trained")
+    write_synthetic_dataset(root / "data" / "train", per_class=80, size=32, classes=CONVERT_CLASSES, seed=0)
+    write_synthetic_dataset(root / "data" / "val", per_class=100, size=32, classes=CONVERT_CLASSES, seed=1)
+    options = TrainOptions(arch=TINY, epochs=15, image_size=32, batch_size=16, augment=False, verbose=0,
+                           learning_rate=0.01)
+    result = train(root / "data", root / "run", options)
+    assert result.best_val_accuracy > 0.7
+    return result.model_path, root / "data", root
+
+
+@pytest.fixture(scope="session")
+def converted(trained):
+    """The trained model in every precision: {quant: ConversionResult}."""
+    from convert.tflite import convert_all
+
+    model, data, root = trained
+    return {r.quant: r for r in convert_all(model, root / "tflite", data, samples=120)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -144,3 +145,61 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
 
 
 COMMANDS = (train, evaluate, predict, demo)
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quant", type=click.Choice(["fp32", "fp16", "dynamic", "int8", "all"]), default="int8",
+              show_default=True, help="Precision; `all` writes one file per precision into --out (a folder).")
+@click.option("--calibration", type=DATA_DIR, default=None,
+              help="ImageFolder of real face crops for int8 calibration (its train/ split if it has one).")
+@click.option("--samples", default=300, show_default=True, type=click.IntRange(min=1),
+              help="Calibration images, stratified by class.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output .tflite (or folder).")
+@click.option("--verify-data", type=DATA_DIR, default=None,
+              help="Labeled face crops: verify each converted model against MODEL on them.")
+def convert(model_path: Path, quant: str, calibration: Path | None, samples: int, seed: int, out: Path,
+            verify_data: Path | None) -> None:
+    """Convert a .keras MODEL to TensorFlow Lite, labels and preprocessing embedded.
+
+    Example: fer-edge convert runs/paper/model.keras --quant int8 --calibration ../shared/data/fer2013 --out paper_int8.tflite
+    """
+    tflite = load_workstation("convert.tflite", extra="convert")
+    if quant == "all":
+        results = tflite.convert_all(model_path, out, calibration, samples, seed)
+    else:
+        results = [tflite.convert_model(model_path, out, quant, calibration, samples, seed)]
+    for result in results:
+        click.echo(f"{result.quant}: {result.path} ({result.size_bytes:,} bytes)")
+    if verify_data is not None:
+        verify_module = load_workstation("convert.verify", extra="convert")
+        rows = [verify_module.verify(model_path, r.path, verify_data).to_dict() for r in results]
+        click.echo(verification_table(rows))
+
+
+def verification_table(rows: list[dict]) -> str:
+    """Keras against TFLite, one row per converted model."""
+    body = [[r["quantization"], str(r["n"]), f"{r['keras_accuracy']:.4f}", f"{r['tflite_accuracy']:.4f}",
+             f"{r['agreement']:.4f}", f"{r['max_abs_probability_diff']:.2e}", f"{r['tflite_size_bytes']:,}"]
+            for r in rows]
+    return format_table(body, ["precision", "n", "keras acc", "tflite acc", "agreement", "max |dp|", "size"])
+
+
+@click.command()
+@click.argument("keras_path", metavar="MODEL.keras", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("tflite_path", metavar="MODEL.tflite", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=DATA_DIR)
+@click.option("--split", default=None, help="Sub-folder of DATA (default: test, else val, else DATA).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def verify(keras_path: Path, tflite_path: Path, data: Path, split: str | None, as_json: bool) -> None:
+    """Compare a TFLite model with its Keras original on labeled face crops DATA.
+
+    Example: fer-edge verify runs/paper/model.keras paper_int8.tflite ../shared/data/fer2013 --split val
+    """
+    verify_module = load_workstation("convert.verify", extra="convert")
+    result = verify_module.verify(keras_path, tflite_path, data, split).to_dict()
+    click.echo(json.dumps(result, indent=2) if as_json else verification_table([result]))
+
+
+COMMANDS = (*COMMANDS, convert, verify)

@@ -1,0 +1,129 @@
+"""Keras -> TensorFlow Lite in four precisions, metadata embedded, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from convert.calibration import calibration_pixels
+from fer_edge.errors import FerEdgeError, ModelError
+from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path, write_atomic
+from fer_edge.preprocess import normalize
+from fer_edge.tflite_metadata import METADATA_NAME, read_embedded_json
+from train.keras_io import load_keras_model
+
+logger = logging.getLogger(__name__)
+
+QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    """One converted model."""
+
+    path: Path
+    quant: str
+    size_bytes: int
+    metadata: ModelMetadata
+
+
+def _converter(model, quant: str, calibration: np.ndarray | None, metadata: ModelMetadata):
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quant == "fp32":
+        return converter
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quant == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quant == "int8":
+        inputs = normalize(calibration, metadata.preprocessing)
+        converter.representative_dataset = lambda: ([sample[np.newaxis]] for sample in inputs)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter
+
+
+def embed_metadata(model_bytes: bytes, metadata: dict) -> bytes:
+    """Add `metadata` (JSON) to the flatbuffer's Model.metadata under the name `fer_edge`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()] + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _io_quantization(model_bytes: bytes) -> dict:
+    from fer_edge.interpreter import interpreter_module
+
+    interpreter = interpreter_module().Interpreter(model_content=model_bytes)
+    details = {"input": interpreter.get_input_details()[0], "output": interpreter.get_output_details()[0]}
+    return {name: {"dtype": np.dtype(d["dtype"]).name, "scale": float(d["quantization"][0]),
+                   "zero_point": int(d["quantization"][1])} for name, d in details.items()}
+
+
+def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
+                  calibration: str | Path | None = None, samples: int = 300, seed: int = 0) -> ConversionResult:
+    """Convert a `.keras` model (with its `.meta.json`) to `out` (.tflite) at precision `quant`.
+
+    int8 is full-integer (int8 input and output, integer ops only), calibrated on about
+    `samples` real face crops from the ImageFolder `calibration` through the shared
+    preprocessing. The metadata (labels, preprocessing, I/O quantization) is embedded in
+    the file, and also written beside it as `<name>.meta.json`. Files appear atomically.
+
+    Raises:
+        FerEdgeError: unknown precision, int8 without calibration data, unreadable model,
+            or a conversion TensorFlow rejects.
+    """
+    if quant not in QUANTIZATIONS:
+        raise FerEdgeError(f"unknown precision {quant!r}; choose one of: {', '.join(QUANTIZATIONS)}")
+    if quant == "int8" and calibration is None:
+        raise FerEdgeError("int8 needs real calibration images: pass --calibration DATA (an ImageFolder of faces)")
+    model, metadata = load_keras_model(keras_path)
+    pixels = calibration_pixels(calibration, metadata.preprocessing, samples, seed) if quant == "int8" else None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as chatter:  # Keras prints its export summary
+            converted = _converter(model, quant, pixels, metadata).convert()
+        logger.debug("converter output: %s", chatter.getvalue())
+    except Exception as exc:  # TensorFlow's converter raises many unrelated types
+        raise ModelError(f"TensorFlow Lite conversion of {keras_path} to {quant} failed: {exc}") from exc
+    extra = {**metadata.extra, "quantization": quant, "io": _io_quantization(converted),
+             "source_model": Path(keras_path).name}
+    if pixels is not None:
+        extra["calibration"] = {"samples": int(len(pixels)), "seed": seed, "data": Path(calibration).name}
+    final = ModelMetadata(metadata.labels, metadata.preprocessing, metadata.arch, extra)
+    data = embed_metadata(converted, final.to_dict())
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_atomic(out, data)
+        save_metadata(final, sidecar_path(out))
+    except OSError as exc:
+        raise FerEdgeError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    if read_embedded_json(out.read_bytes()) is None:
+        raise ModelError(f"metadata was not embedded in {out}")
+    logger.info("wrote %s (%s, %d bytes)", out, quant, len(data))
+    return ConversionResult(out, quant, len(data), final)
+
+
+def convert_all(keras_path: str | Path, out_dir: str | Path, calibration: str | Path | None,
+                samples: int = 300, seed: int = 0) -> list[ConversionResult]:
+    """Every precision into `out_dir/<model>_<quant>.tflite` (int8 only with calibration data)."""
+    if calibration is None:
+        raise FerEdgeError("--quant all includes int8, which needs --calibration DATA")
+    stem = Path(keras_path).stem
+    return [convert_model(keras_path, Path(out_dir) / f"{stem}_{quant}.tflite", quant, calibration, samples, seed)
+            for quant in QUANTIZATIONS]

@@ -1,0 +1,121 @@
+"""Keras -> TFLite in every precision, loaded by the TensorFlow-free runtime, with verification bars."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from convert.calibration import calibration_pixels
+from convert.tflite import QUANTIZATIONS, convert_all, convert_model
+from convert.verify import verify
+from fer_edge.cli import cli
+from fer_edge.dataset import load_labeled_folder
+from fer_edge.errors import DatasetError, FerEdgeError, ModelError
+from fer_edge.interpreter import TFLiteClassifier
+from fer_edge.preprocess import Preprocessing
+from fer_edge.tflite_metadata import read_embedded_json
+from conftest import CONVERT_CLASSES as CLASSES
+
+def test_every_precision_converts_with_embedded_metadata(converted):
+    assert set(converted) == set(QUANTIZATIONS)
+    for quant, result in converted.items():
+        embedded = read_embedded_json(result.path.read_bytes())
+        assert embedded["labels"] == sorted(CLASSES)
+        assert embedded["preprocessing"]["input_size"] == [32, 32]
+        assert embedded["extra"]["quantization"] == quant
+    sizes = {q: r.size_bytes for q, r in converted.items()}
+    assert sizes["fp16"] < sizes["fp32"] and sizes["int8"] < sizes["fp16"]
+
+
+def test_int8_is_full_integer_with_its_own_scale_and_zero_point(converted):
+    classifier = TFLiteClassifier(converted["int8"].path)
+    assert classifier.input.dtype == np.int8 and classifier.output.dtype == np.int8
+    io = classifier.metadata.extra["io"]
+    assert io["input"]["scale"] == pytest.approx(classifier.input.scale)
+    assert io["input"]["zero_point"] == classifier.input.zero_point
+    assert classifier.metadata.extra["calibration"]["samples"] == 120
+    assert classifier.input.scale == pytest.approx(1 / 255, rel=0.01)  # inputs span [0, 1]
+
+
+def test_verification_bars(trained, converted):
+    model, data, _ = trained
+    results = {q: verify(model, r.path, data, split="val") for q, r in converted.items()}
+    assert results["fp32"].n == 400
+    assert results["fp32"].agreement == 1.0 and results["fp32"].max_abs_probability_diff < 1e-4
+    assert results["fp16"].agreement >= 0.995
+    assert results["int8"].agreement >= 0.98
+    assert abs(results["int8"].tflite_accuracy - results["int8"].keras_accuracy) <= 0.015
+
+
+def test_tflite_matches_keras_on_a_batch_and_one_by_one(trained, converted):
+    model, data, _ = trained
+    _, split, _ = load_labeled_folder(data / "val", Preprocessing((32, 32)))
+    classifier = TFLiteClassifier(converted["fp32"].path, threads=2)
+    batched = classifier.predict_pixels(split.pixels[:100])
+    single = np.concatenate([classifier.predict_pixels(split.pixels[i:i + 1]) for i in range(5)])
+    np.testing.assert_allclose(batched[:5], single, atol=1e-6)
+    np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_conversion_is_deterministic(trained, converted, tmp_path):
+    model, data, _ = trained
+    again = convert_model(model, tmp_path / "again.tflite", "int8", data, samples=120)
+    assert again.path.read_bytes() == converted["int8"].path.read_bytes()
+
+
+def test_int8_without_calibration_data_is_an_error(trained, tmp_path):
+    model, _, _ = trained
+    with pytest.raises(FerEdgeError, match="--calibration"):
+        convert_model(model, tmp_path / "x.tflite", "int8")
+    assert not list(tmp_path.iterdir())
+
+
+def test_empty_calibration_folder(trained, tmp_path):
+    model, _, _ = trained
+    (tmp_path / "cal" / "happy").mkdir(parents=True)
+    with pytest.raises(DatasetError):
+        convert_model(model, tmp_path / "x.tflite", "int8", tmp_path / "cal")
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_calibration_is_stratified_and_seeded(trained):
+    _, data, _ = trained
+    first = calibration_pixels(data, Preprocessing((32, 32)), samples=40, seed=1)
+    assert len(first) == 40
+    np.testing.assert_array_equal(first, calibration_pixels(data, Preprocessing((32, 32)), samples=40, seed=1))
+
+
+def test_unreadable_model_and_write_failure(trained, tmp_path, monkeypatch):
+    model, _, _ = trained
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"junk")
+    (tmp_path / "bad.meta.json").write_text(model.with_name("model.meta.json").read_text())
+    with pytest.raises(ModelError, match="cannot load Keras model"):
+        convert_model(bad, tmp_path / "x.tflite", "fp32")
+    target = tmp_path / "out.tflite"
+    target.write_bytes(b"previous model")
+    monkeypatch.setattr("fer_edge.metadata.os.replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space")))
+    with pytest.raises(FerEdgeError, match="cannot write"):
+        convert_model(model, target, "fp32")
+    assert target.read_bytes() == b"previous model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.keras", "bad.meta.json", "out.tflite"]
+
+
+def test_cli_convert_with_verification_and_verify_json(trained, tmp_path):
+    model, data, _ = trained
+    runner = CliRunner()
+    result = runner.invoke(cli, ["convert", str(model), "--quant", "fp16", "--out", str(tmp_path / "m.tflite"),
+                                 "--verify-data", str(data / "val")])
+    assert result.exit_code == 0, result.output
+    assert "fp16: " in result.output and "agreement" in result.output
+    result = runner.invoke(cli, ["verify", str(model), str(tmp_path / "m.tflite"), str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["agreement"] >= 0.995
+
+
+def test_cli_int8_without_calibration(trained, tmp_path):
+    result = CliRunner().invoke(cli, ["convert", str(trained[0]), "--out", str(tmp_path / "m.tflite")])
+    assert result.exit_code == 1 and result.output.startswith("Error: int8 needs real calibration images")

@@ -1,0 +1,126 @@
+"""The TensorFlow-free interpreter wrapper: quantization, metadata, delegates and bad models."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_edge.errors import FerEdgeError, ModelError
+from fer_edge.interpreter import TensorInfo, TFLiteClassifier, dequantize, load_delegates, quantize
+from fer_edge.tflite_metadata import load_tflite_metadata, read_embedded_json
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quantize_round_trip_golden_values():
+    tensor = TensorInfo(0, (1,), np.int8, 1 / 255, -128)
+    q = quantize(np.array([0.0, 128 / 255, 1.0, 2.0], np.float32), tensor)
+    assert q.tolist() == [-128, 0, 127, 127]  # clipped at the int8 range
+    np.testing.assert_allclose(dequantize(q[:3], tensor), [0.0, 128 / 255, 1.0], atol=1e-6)
+
+
+def test_runtime_without_tensorflow(converted, tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    np.save(tmp_path / "pixels.npy", pixels)
+    code = (
+        "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+        "import numpy as np\n"
+        "from fer_edge.interpreter import TFLiteClassifier\n"
+        f"c = TFLiteClassifier({str(converted['int8'].path)!r})\n"
+        f"p = c.predict_pixels(np.load({str(tmp_path / 'pixels.npy')!r}))\n"
+        "print(p.shape, round(float(p.sum()), 1))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras') and sys.modules[m]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["(3, 4) 3.0", "[]"]
+
+
+def test_wrong_pixel_shape(converted):
+    classifier = TFLiteClassifier(converted["fp32"].path)
+    with pytest.raises(FerEdgeError, match="expected pixels"):
+        classifier.predict_pixels(np.zeros((1, 64, 64, 3), np.uint8))
+
+
+def plain_tflite(input_shape=(8, 8, 3)) -> bytes:
+    """A TFLite model with no fer-edge metadata: mean colour -> 2-class softmax."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    weights = tf.constant([[1.0, -1.0], [0.5, 0.5], [-1.0, 1.0]])
+    module.f = tf.function(lambda x: tf.nn.softmax(tf.reduce_mean(x, axis=[1, 2]) @ weights),
+                           input_signature=[tf.TensorSpec([None, *input_shape], tf.float32)])
+    return tf.lite.TFLiteConverter.from_concrete_functions([module.f.get_concrete_function()], module).convert()
+
+
+def test_sidecar_is_the_fallback(tmp_path):
+    from fer_edge.metadata import ModelMetadata, save_metadata
+    from fer_edge.preprocess import Preprocessing
+
+    path = tmp_path / "bare.tflite"
+    path.write_bytes(plain_tflite())
+    assert read_embedded_json(path.read_bytes()) is None
+    save_metadata(ModelMetadata(("cold", "warm"), Preprocessing((8, 8))), tmp_path / "bare.meta.json")
+    classifier = TFLiteClassifier(path)
+    assert classifier.metadata.labels == ("cold", "warm")
+    red = np.zeros((1, 8, 8, 3), np.uint8)
+    red[..., 0] = 255
+    assert classifier.predict_pixels(red)[0].argmax() == 0
+
+
+def test_missing_corrupt_and_metadata_less_models(converted, tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        TFLiteClassifier(tmp_path / "none.tflite")
+    (tmp_path / "junk.tflite").write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelError, match="not a TensorFlow Lite model"):
+        TFLiteClassifier(tmp_path / "junk.tflite")
+    truncated = converted["fp32"].path.read_bytes()[:5000]
+    (tmp_path / "cut.tflite").write_bytes(truncated)
+    with pytest.raises(ModelError):
+        TFLiteClassifier(tmp_path / "cut.tflite")
+
+
+def test_model_without_metadata(tmp_path):
+    (tmp_path / "plain.tflite").write_bytes(plain_tflite())
+    with pytest.raises(ModelError, match="no fer-edge metadata"):
+        TFLiteClassifier(tmp_path / "plain.tflite")
+
+
+def test_metadata_that_does_not_match_the_model(converted, tmp_path):
+    import json
+
+    from convert.tflite import embed_metadata
+
+    meta = read_embedded_json(converted["fp32"].path.read_bytes())
+    meta["labels"] = meta["labels"] + ["extra"]
+    (tmp_path / "m.tflite").write_bytes(embed_metadata(converted["fp32"].path.read_bytes(), meta))
+    with pytest.raises(ModelError, match="outputs for 5 labels"):
+        TFLiteClassifier(tmp_path / "m.tflite")
+    meta["labels"] = meta["labels"][:-1]
+    meta["preprocessing"]["input_size"] = [48, 48]
+    (tmp_path / "m.tflite").write_bytes(embed_metadata(converted["fp32"].path.read_bytes(), meta))
+    with pytest.raises(ModelError, match="takes input"):
+        TFLiteClassifier(tmp_path / "m.tflite")
+    assert json.dumps(meta)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # LiteRT's Delegate.__del__
+def test_missing_gpu_delegate_falls_back_or_fails(converted, caplog):
+    assert load_delegates(None) == [] and load_delegates("cpu") == []
+    assert load_delegates("gpu") == []
+    assert "running on the CPU" in caplog.text
+    with pytest.raises(FerEdgeError, match="cannot load the 'gpu' delegate"):
+        load_delegates("gpu", require=True)
+    with pytest.raises(FerEdgeError, match="/no/such/delegate.so"):
+        TFLiteClassifier(converted["fp16"].path, delegate="/no/such/delegate.so", require_delegate=True)
+    classifier = TFLiteClassifier(converted["fp16"].path, delegate="gpu")
+    assert classifier.predict_pixels(np.zeros((1, 32, 32, 3), np.uint8)).shape == (1, 4)
+
+
+def test_threads_must_be_positive(converted):
+    with pytest.raises(FerEdgeError, match="threads"):
+        TFLiteClassifier(converted["fp32"].path, threads=0)
