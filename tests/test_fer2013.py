@@ -32,3 +32,19 @@ def test_paper_model_trains_and_evaluates_on_fer2013(tmp_path):
     evaluation = evaluate_keras(model, metadata, FER2013, split="val")
     assert evaluation.report.n == 3266
     assert evaluation.report.accuracy == pytest.approx(result.best_val_accuracy, abs=1e-4)
+
+
+def test_conversion_bars_on_fer2013_val(tmp_path):
+    from convert.tflite import convert_model
+    from convert.verify import verify
+
+    result = train(FER2013, tmp_path / "run", TrainOptions(epochs=2, max_per_class=300, verbose=0))
+    checks = {}
+    for quant in ("fp32", "fp16", "int8"):
+        converted = convert_model(result.model_path, tmp_path / f"{quant}.tflite", quant, FER2013, samples=300)
+        checks[quant] = verify(result.model_path, converted.path, FER2013, split="val")
+    assert checks["fp32"].n == 3266
+    assert checks["fp32"].agreement == 1.0 and checks["fp32"].max_abs_probability_diff < 1e-4
+    assert checks["fp16"].agreement >= 0.995
+    assert checks["int8"].agreement >= 0.98
+    assert abs(checks["int8"].tflite_accuracy - checks["int8"].keras_accuracy) <= 0.015

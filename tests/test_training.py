@@ -86,12 +86,16 @@ def test_balanced_class_weights():
     assert weights == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0)}
 
 
-def test_class_weights_option_trains(synthetic_faces, tmp_path):
-    result = train(synthetic_faces, tmp_path / "run", TrainOptions(**{**FAST, "epochs": 1, "class_weights": True}))
-    assert len(result.history["loss"]) == 1
+def test_class_weights_and_cosine_schedule_train(synthetic_faces, tmp_path):
+    options = TrainOptions(**{**FAST, "epochs": 2, "class_weights": True, "lr_schedule": "cosine"})
+    result = train(synthetic_faces, tmp_path / "run", options)
+    assert len(result.history["loss"]) == 2
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert int(model.optimizer.iterations) == 2 * 8  # 120 images / batch 16, twice
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01 * 0.01, rel=1e-3)  # fully decayed
 
 
-@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"learning_rate": -1.0}, {"distribute": "tpu"}])
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"learning_rate": -1.0}, {"distribute": "tpu"}, {"lr_schedule": "step"}])
 def test_bad_options(kwargs):
     with pytest.raises(FerEdgeError):
         TrainOptions(**kwargs)

@@ -82,3 +82,38 @@ def paper_cnn(
         ],
         name="paper_cnn",
     )
+
+
+def _separable_block(x, filters: int, name: str):
+    """Two separable 3x3 convolutions, max-pool /2, plus a strided 1x1 residual (Xception style)."""
+    residual = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False, name=f"{name}_res")(x)
+    residual = layers.BatchNormalization(name=f"{name}_res_bn")(residual)
+    for index in (1, 2):
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_sep{index}")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn{index}")(x)
+        if index == 1:
+            x = layers.ReLU(name=f"{name}_relu{index}")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(x)
+    x = layers.Add(name=f"{name}_add")([x, residual])
+    return layers.ReLU(name=f"{name}_out")(x)
+
+
+@register_model("sepnet")
+def sepnet(num_classes: int = 7, input_shape: tuple[int, int, int] = (48, 48, 1),
+           widths: tuple[int, ...] = (64, 128, 256), dropout: float = 0.3) -> keras.Model:
+    """A compact edge model: full-resolution 3x3 stem, strided conv, three separable residual blocks.
+
+    Built for int8 on a Pi: about 15M multiply-accumulates at 48x48, every op integer-friendly
+    (conv, depthwise conv, add, max-pool, mean, softmax).
+    """
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Conv2D(16, 3, padding="same", use_bias=False, name="stem1")(inputs)
+    x = layers.ReLU(name="stem1_relu")(layers.BatchNormalization(name="stem1_bn")(x))
+    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem2")(x)
+    x = layers.ReLU(name="stem2_relu")(layers.BatchNormalization(name="stem2_bn")(x))
+    for index, filters in enumerate(widths, start=1):
+        x = _separable_block(x, filters, f"block{index}")
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="sepnet")

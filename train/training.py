@@ -25,6 +25,7 @@ from train.radam import RAdam
 logger = logging.getLogger(__name__)
 
 DISTRIBUTE_MODES = ("none", "mirrored", "multiworker")
+LR_SCHEDULES = ("constant", "cosine")
 MONITOR = "val_accuracy"
 
 
@@ -39,6 +40,8 @@ class TrainOptions:
     image_size: int = 64
     color_mode: str = "rgb"
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    """constant, or cosine: decays to 1% of the learning rate over all epochs."""
     seed: int = 42
     augment: bool = True
     class_weights: bool = False
@@ -58,6 +61,8 @@ class TrainOptions:
             raise FerEdgeError("epochs and batch size must be at least 1")
         if self.learning_rate <= 0:
             raise FerEdgeError(f"learning rate must be positive, got {self.learning_rate}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise FerEdgeError(f"--lr-schedule must be one of {LR_SCHEDULES}")
         if self.distribute not in DISTRIBUTE_MODES:
             raise FerEdgeError(f"--distribute must be one of {DISTRIBUTE_MODES}")
 
@@ -119,10 +124,18 @@ def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, fl
     return {c: float(len(labels) / (num_classes * counts[c])) for c in range(num_classes) if counts[c]}
 
 
-def compile_model(model: keras.Model, options: TrainOptions, num_classes: int) -> None:
+def learning_rate(options: TrainOptions, steps_per_epoch: int):
+    """A float, or a cosine decay over every step of the run."""
+    if options.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            options.learning_rate, decay_steps=options.epochs * steps_per_epoch, alpha=0.01)
+    return options.learning_rate
+
+
+def compile_model(model: keras.Model, options: TrainOptions, num_classes: int, steps_per_epoch: int = 1) -> None:
     """RAdam + categorical cross-entropy; accuracy, precision, recall and macro F1 per epoch."""
     model.compile(
-        optimizer=RAdam(learning_rate=options.learning_rate),
+        optimizer=RAdam(learning_rate=learning_rate(options, steps_per_epoch)),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=options.label_smoothing),
         metrics=[
             keras.metrics.CategoricalAccuracy(name="accuracy"),
@@ -215,7 +228,8 @@ def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
     logger.info("%s strategy with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)
     with strategy.scope():
         model = build_model(options.arch, len(classes), prep.input_shape)
-        compile_model(model, options, len(classes))
+        steps = -(-len(train_split) // options.batch_size)
+        compile_model(model, options, len(classes), steps)
     throughput = ThroughputLogger(len(train_split))
     weights = balanced_class_weights(train_split.labels, len(classes)) if options.class_weights else None
     model.fit(train_data, validation_data=val_data, epochs=options.epochs, class_weight=weights, shuffle=False,

@@ -25,6 +25,8 @@ MODEL_FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--image-size", default=64, show_default=True, type=click.IntRange(min=8))
 @click.option("--color-mode", type=click.Choice(["rgb", "grayscale"]), default="rgb", show_default=True)
 @click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
+              help="cosine: decay to 1% of --lr over the run.")
 @click.option("--seed", default=42, show_default=True)
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Flip, shift, rotation, zoom and brightness.")
