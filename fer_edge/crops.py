@@ -12,10 +12,9 @@ import math
 import numpy as np
 
 from fer_edge.errors import FerEdgeError
+from fer_edge.faces import FACE_MARGIN as DEFAULT_MARGIN
 from fer_edge.faces import FaceBox
 from fer_edge.preprocess import resize_rgb
-
-DEFAULT_MARGIN = 0.2
 
 
 def square_region(box: FaceBox, margin: float = DEFAULT_MARGIN) -> tuple[int, int, int]:

@@ -20,7 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Iterator
 
-from fer_edge.crops import DEFAULT_MARGIN, crop_face
+from fer_edge.crops import crop_face
 from fer_edge.errors import DatasetError, ImageDecodeError
 from fer_edge.faces import DetectorOptions, create_detector
 from fer_edge.images import decode_image, scan_image_folder
@@ -39,7 +39,8 @@ class ExtractOptions:
     Attributes:
         detector: "mtcnn" (paper, workstation), "yunet" (device) or "none".
         size: side of the square crops written, in pixels (the model's input size).
-        margin: crop margin around the box, as a fraction of its longer side.
+        margin: crop margin around the box, as a fraction of its longer side
+            (None: the detector's own, 0.2 for mtcnn/yunet, 0 for none).
         all_faces: keep every face (index suffix) instead of only the largest.
         workers: worker processes (each loads its own detector).
         detection: detector thresholds and limits.
@@ -47,7 +48,7 @@ class ExtractOptions:
 
     detector: str = "mtcnn"
     size: int = 64
-    margin: float = DEFAULT_MARGIN
+    margin: float | None = None
     all_faces: bool = False
     workers: int = 1
     detection: DetectorOptions = field(default_factory=DetectorOptions)
@@ -113,7 +114,8 @@ def _process(task: tuple[Path, str, str, Path, Path, ExtractOptions]) -> list[di
         return [{**base, "status": "no_face"}]
     records = []
     for index, face in enumerate(faces if options.all_faces else faces[:1]):
-        crop = crop_face(image, face, options.size, options.margin)
+        margin = _DETECTOR.crop_margin if options.margin is None else options.margin
+        crop = crop_face(image, face, options.size, margin)
         out = dst / class_name / _crop_name(relative, index if options.all_faces else None)
         ok, encoded = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
         write_atomic(out, encoded.tobytes())

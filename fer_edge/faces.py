@@ -19,6 +19,7 @@ from fer_edge.errors import FerEdgeError, MissingDependencyError
 logger = logging.getLogger(__name__)
 
 DETECTORS = ("yunet", "mtcnn", "none")
+FACE_MARGIN = 0.2  # crop margin around detected faces, fraction of the box's longer side
 YUNET_MODEL = "face_detection_yunet_2023mar.onnx"
 
 Point = tuple[float, float]
@@ -99,9 +100,13 @@ class DetectorOptions:
 
 
 class FaceDetector(Protocol):
-    """Anything that finds faces in an RGB uint8 image."""
+    """Anything that finds faces in an RGB uint8 image.
+
+    `crop_margin` is the margin `fer_edge.crops` adds around this detector's boxes.
+    """
 
     name: str
+    crop_margin: float
 
     def detect(self, image_rgb: np.ndarray) -> list[FaceBox]:
         """Faces in `image_rgb` (H, W, 3 uint8), largest first."""
@@ -126,6 +131,7 @@ class WholeImageDetector:
     """Detector `none`: the whole image is the face (for datasets of ready-made crops such as FER2013)."""
 
     name = "none"
+    crop_margin = 0.0  # the image is already the crop
 
     def __init__(self, options: DetectorOptions = DetectorOptions()):
         self.options = options
@@ -156,6 +162,7 @@ class YuNetDetector:
     """OpenCV's YuNet (`cv2.FaceDetectorYN`): fast CNN face detector for the device."""
 
     name = "yunet"
+    crop_margin = FACE_MARGIN
 
     def __init__(self, options: DetectorOptions = DetectorOptions(), model_path: str | Path | None = None):
         import cv2

@@ -15,7 +15,7 @@ from helpers import TINY
 
 
 @pytest.fixture(scope="module")
-def trained(synthetic_faces, tmp_path_factory):
+def cli_run(synthetic_faces, tmp_path_factory):
     run = tmp_path_factory.mktemp("cli") / "run"
     result = CliRunner().invoke(cli, [
         "train", str(synthetic_faces), "--out", str(run), "--arch", TINY, "--epochs", "2",
@@ -40,18 +40,18 @@ def test_version_and_group_help():
     runner = CliRunner()
     assert runner.invoke(cli, ["--version"]).output.strip() == f"fer-edge, version {__version__}"
     output = runner.invoke(cli, ["--help"]).output
-    for name in ("train", "evaluate", "predict", "demo"):
+    for name in ("train", "evaluate", "predict", "demo", "extract-faces", "convert", "verify"):
         assert name in output
 
 
-def test_train_reports_and_writes_model(trained):
-    run, output = trained
+def test_train_reports_and_writes_model(cli_run):
+    run, output = cli_run
     assert "best epoch" in output and "images/s" in output
     assert (run / "model.keras").exists()
 
 
-def test_train_refuses_an_existing_run(trained, synthetic_faces):
-    run, _ = trained
+def test_train_refuses_an_existing_run(cli_run, synthetic_faces):
+    run, _ = cli_run
     result = CliRunner().invoke(cli, ["train", str(synthetic_faces), "--out", str(run), "--arch", TINY])
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and "--resume" in result.output
@@ -63,8 +63,8 @@ def test_unknown_arch_is_a_clean_error(synthetic_faces, tmp_path):
     assert "Error: unknown architecture 'nope'" in result.output
 
 
-def test_evaluate_writes_report_files(trained, synthetic_faces, tmp_path):
-    run, _ = trained
+def test_evaluate_writes_report_files(cli_run, synthetic_faces, tmp_path):
+    run, _ = cli_run
     result = CliRunner().invoke(cli, ["evaluate", str(run / "model.keras"), str(synthetic_faces),
                                       "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
@@ -77,8 +77,8 @@ def test_evaluate_writes_report_files(trained, synthetic_faces, tmp_path):
     assert rows[0] == "path,true,predicted,happy,sad,surprise" and len(rows) == 31
 
 
-def test_evaluate_table_and_label_mismatch(trained, tmp_path):
-    run, _ = trained
+def test_evaluate_table_and_label_mismatch(cli_run, tmp_path):
+    run, _ = cli_run
     from fer_edge.synthetic import write_synthetic_dataset
 
     other = write_synthetic_dataset(tmp_path / "other", per_class=2, size=32, classes=("happy", "angry"))
@@ -87,33 +87,36 @@ def test_evaluate_table_and_label_mismatch(trained, tmp_path):
     assert "Error: dataset classes ['angry'] are not labels of the model" in result.output
 
 
-def test_predict_json_ranks_every_class(trained, synthetic_faces):
-    run, _ = trained
+def test_predict_json_ranks_every_class(cli_run, synthetic_faces):
+    run, _ = cli_run
     image = sorted((synthetic_faces / "val" / "happy").iterdir())[0]
-    result = CliRunner().invoke(cli, ["predict", str(image), "--model", str(run / "model.keras"), "--json"])
+    result = CliRunner().invoke(cli, ["predict", str(image), "--model", str(run / "model.keras"), "--json",
+                                      "--detector", "none"])
     assert result.exit_code == 0, result.output
-    probabilities = json.loads(result.output)[str(image)]["probabilities"]
+    face = json.loads(result.output)[str(image)]["faces"][0]
+    assert face["box"] == [0.0, 0.0, 48.0, 48.0]
+    probabilities = face["probabilities"]
     assert list(probabilities) == sorted(probabilities, key=probabilities.get, reverse=True)
     assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_predict_reports_bad_images_and_continues(trained, synthetic_faces, tmp_path):
-    run, _ = trained
+def test_predict_reports_bad_images_and_continues(cli_run, synthetic_faces, tmp_path):
+    run, _ = cli_run
     good = sorted((synthetic_faces / "val" / "sad").iterdir())[0]
     broken = write_broken_files(tmp_path)
     result = CliRunner().invoke(cli, ["predict", str(broken["truncated_jpeg"]), str(good),
-                                      "--model", str(run / "model.keras")])
+                                      "--model", str(run / "model.keras"), "--detector", "none"])
     assert result.exit_code == 1
     assert "truncated JPEG" in result.output
-    assert f"{good}: " in result.output
+    assert f"{good} face 0 at 0,0 48x48: " in result.output
 
 
 @pytest.mark.parametrize("content", [b"", b"not a keras zip"])
-def test_predict_with_a_corrupt_or_missing_model(tmp_path, content, trained):
+def test_predict_with_a_corrupt_or_missing_model(tmp_path, content, cli_run):
     image = tmp_path / "x.png"
     model = tmp_path / "model.keras"
     model.write_bytes(content)
-    (tmp_path / "model.meta.json").write_text((trained[0] / "model.meta.json").read_text())
+    (tmp_path / "model.meta.json").write_text((cli_run[0] / "model.meta.json").read_text())
     result = CliRunner().invoke(cli, ["predict", str(image), "--model", str(model)])
     assert result.exit_code == 1 and "Error: cannot load Keras model" in result.output
     result = CliRunner().invoke(cli, ["predict", str(image), "--model", str(tmp_path / "none.keras")])
@@ -137,3 +140,76 @@ def test_demo_on_generated_data(tmp_path):
     assert "accuracy" in result.output
     for name in ("metrics.json", "confusion_matrix.png", "training_curves.png"):
         assert (tmp_path / "demo" / "report" / name).exists()
+
+
+def test_predict_with_tflite_and_annotations(converted, trained, tmp_path):
+    _, data, _ = trained
+    images = sorted((data / "val" / "happy").iterdir())[:2]
+    result = CliRunner().invoke(cli, ["predict", *map(str, images), "--model", str(converted["int8"].path),
+                                      "--detector", "none", "--annotate", str(tmp_path / "ann"), "--json"])
+    assert result.exit_code == 0, result.output
+    output = json.loads(result.output)
+    assert [len(output[str(i)]["faces"]) for i in images] == [1, 1]
+    assert sorted(p.name for p in (tmp_path / "ann").iterdir()) == sorted(f"{i.stem}.jpg" for i in images)
+
+
+def test_predict_reports_images_without_faces(converted, tmp_path):
+    import cv2
+    import numpy as np
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((120, 160, 3), 90, np.uint8))
+    result = CliRunner().invoke(cli, ["predict", str(blank), "--model", str(converted["int8"].path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"{blank}: no face"
+
+
+@pytest.mark.parametrize("content", [b"", b"TFL3 but not really", None])
+def test_device_commands_with_bad_models(tmp_path, content, trained):
+    image = sorted((trained[1] / "val" / "sad").iterdir())[0]
+    model = tmp_path / "model.tflite"
+    if content is not None:
+        model.write_bytes(content)
+    for args in (["predict", str(image), "--model", str(model)], ["info", str(model)],
+                 ["run", "--source", str(image), "--model", str(model)]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.startswith("Error: ")
+
+
+def test_wrong_model_shape_is_reported(converted, tmp_path):
+    from convert.tflite import embed_metadata
+    from fer_edge.tflite_metadata import read_embedded_json
+
+    data = converted["fp32"].path.read_bytes()
+    meta = read_embedded_json(data)
+    meta["preprocessing"]["color_mode"] = "grayscale"
+    (tmp_path / "m.tflite").write_bytes(embed_metadata(data, meta))
+    result = CliRunner().invoke(cli, ["info", str(tmp_path / "m.tflite")])
+    assert result.exit_code == 0  # info only reads metadata
+    result = CliRunner().invoke(cli, ["predict", str(tmp_path / "x.png"), "--model", str(tmp_path / "m.tflite")])
+    assert result.exit_code == 1 and "takes input (32, 32, 3) but its metadata says (32, 32, 1)" in result.output
+
+
+def test_info_and_run_on_a_video(converted, tmp_path):
+    import cv2
+    import numpy as np
+
+    result = CliRunner().invoke(cli, ["info", str(converted["int8"].path)])
+    assert result.exit_code == 0
+    assert "precision int8" in result.output and "32x32 rgb" in result.output
+    video = tmp_path / "v.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for _ in range(7):
+        writer.write(np.full((48, 64, 3), 120, np.uint8))
+    writer.release()
+    result = CliRunner().invoke(cli, ["run", "--source", str(video), "--model", str(converted["int8"].path),
+                                      "--detector", "none", "--jsonl", str(tmp_path / "e.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("frames 7, faces 7, corrupt frames 0, reopens 0")
+    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 7
+
+
+def test_run_with_a_missing_camera(converted):
+    result = CliRunner().invoke(cli, ["run", "--source", "7", "--model", str(converted["int8"].path)])
+    assert result.exit_code == 1 and "Error: cannot open camera '7'" in result.output

@@ -48,3 +48,17 @@ def load_keras_model(path: str | Path) -> tuple[keras.Model, ModelMetadata]:
             f"{path} has {outputs} outputs but its metadata lists {len(metadata.labels)} labels"
         )
     return model, metadata
+
+
+class KerasClassifier:
+    """A `.keras` model behind the same `predict_pixels` interface as the TFLite classifier."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.model, self.metadata = load_keras_model(path)
+
+    def predict_pixels(self, pixels):
+        """Probabilities (N, classes) for uint8 model pixels, through the shared normalization."""
+        from train.evaluation import predict_pixels
+
+        return predict_pixels(self.model, pixels, self.metadata).astype("float32")

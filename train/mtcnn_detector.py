@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_edge.faces import DetectorOptions, FaceBox, check_image, filter_faces
+from fer_edge.faces import FACE_MARGIN, DetectorOptions, FaceBox, check_image, filter_faces
 
 # mtcnn names points from the viewer's side, which is our image order.
 _LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -14,6 +14,7 @@ class MtcnnDetector:
     """The paper's pretrained MTCNN, behind the same interface as YuNet."""
 
     name = "mtcnn"
+    crop_margin = FACE_MARGIN
 
     def __init__(self, options: DetectorOptions = DetectorOptions()):
         from mtcnn import MTCNN

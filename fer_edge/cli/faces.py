@@ -10,10 +10,14 @@ from fer_edge.cli._common import format_table
 from fer_edge.faces import DETECTORS, DetectorOptions
 
 
-def detector_options(command):
+def detector_options(default: str):
     """Reusable --detector/--score-threshold/--nms-threshold/--min-face-size/--max-faces options."""
+    return lambda command: _add_detector_options(command, default)
+
+
+def _add_detector_options(command, default: str):
     for decorator in reversed([
-        click.option("--detector", type=click.Choice(DETECTORS), default="mtcnn", show_default=True,
+        click.option("--detector", type=click.Choice(DETECTORS), default=default, show_default=True,
                      help="mtcnn: paper, workstation; yunet: OpenCV DNN, device; none: images are crops."),
         click.option("--score-threshold", default=0.7, show_default=True, type=click.FloatRange(0, 1)),
         click.option("--nms-threshold", default=0.3, show_default=True, type=click.FloatRange(0, 1, min_open=True)),
@@ -33,10 +37,10 @@ def build_detector_options(score_threshold, nms_threshold, min_face_size, max_fa
 @click.command("extract-faces")
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("dst", type=click.Path(file_okay=False, path_type=Path))
-@detector_options
+@detector_options(default="mtcnn")
 @click.option("--size", default=64, show_default=True, type=click.IntRange(min=8), help="Crop side in pixels.")
-@click.option("--margin", default=0.2, show_default=True, type=click.FloatRange(min=0),
-              help="Margin around the box, fraction of its longer side.")
+@click.option("--margin", default=None, type=click.FloatRange(min=0),
+              help="Margin around the box, fraction of its longer side (default: 0.2, or 0 with --detector none).")
 @click.option("--all-faces", is_flag=True, help="Keep every face (index suffix), not only the largest.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
 def extract_faces(src: Path, dst: Path, detector: str, size: int, margin: float, all_faces: bool,

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from fer_edge.cli._common import echo_json, format_table, load_workstation
-from fer_edge.errors import FerEdgeError, ImageDecodeError
 
 DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 MODEL_FILE = click.Path(dir_okay=False, path_type=Path)
@@ -89,44 +88,6 @@ def metrics_table(metrics: dict) -> str:
 
 
 @click.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=MODEL_FILE, required=True, help="A trained .keras model.")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-def predict(images: tuple[Path, ...], model_path: Path, as_json: bool) -> None:
-    """Class probabilities for face-crop IMAGES, every class sorted by probability.
-
-    Example: fer-edge predict face1.jpg face2.png --model runs/paper/model.keras
-    """
-    if model_path.suffix != ".keras":
-        raise FerEdgeError(f"{model_path}: predict takes a .keras model")
-    keras_io = load_workstation("train.keras_io")
-    evaluation = load_workstation("train.evaluation")
-    model, metadata = keras_io.load_keras_model(model_path)
-    results, failed = {}, 0
-    for image in images:
-        try:
-            results[str(image)] = evaluation.classify_image_files(model, metadata, [image])[0].to_dict()
-        except ImageDecodeError as exc:
-            failed += 1
-            results[str(image)] = {"error": str(exc)}
-            click.echo(f"Error: {exc}", err=True)
-    _show_predictions(results, as_json)
-    if failed:
-        raise click.exceptions.Exit(1)
-
-
-def _show_predictions(results: dict, as_json: bool) -> None:
-    if as_json:
-        echo_json(results)
-        return
-    for image, result in results.items():
-        if "error" in result:
-            continue
-        ranked = ", ".join(f"{label} {p:.3f}" for label, p in result["probabilities"].items())
-        click.echo(f"{image}: {result['label']} ({ranked})")
-
-
-@click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
               show_default=True)
 @click.option("--data", type=DATA_DIR, default=None,
@@ -146,7 +107,7 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
         click.echo(f"{name}: {path}")
 
 
-COMMANDS = (train, evaluate, predict, demo)
+COMMANDS = (train, evaluate, demo)
 
 
 @click.command()

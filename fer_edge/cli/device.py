@@ -1,0 +1,178 @@
+"""Device commands (predict, info, run): numpy, OpenCV and LiteRT only, never TensorFlow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fer_edge.cli._common import echo_json
+from fer_edge.cli.faces import build_detector_options, detector_options
+from fer_edge.errors import ImageDecodeError
+
+
+def model_options(command):
+    """--model/--threads/--delegate/--require-delegate, shared by the device commands."""
+    for decorator in reversed([
+        click.option("--model", "model", default="default", show_default=True,
+                     help="A .tflite (or, on a workstation, .keras) model, or `default` for the shipped one."),
+        click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+                     help="Interpreter CPU threads."),
+        click.option("--delegate", default=None, help="`gpu` or a path to a TFLite delegate library."),
+        click.option("--require-delegate", is_flag=True, help="Fail instead of falling back to the CPU."),
+    ]):
+        command = decorator(command)
+    return command
+
+
+def build_recognizer(model, threads, delegate, require_delegate, detector, detection):
+    """A Recognizer from CLI options."""
+    from fer_edge.faces import create_detector
+    from fer_edge.model_files import load_classifier
+    from fer_edge.recognizer import Recognizer
+
+    classifier = load_classifier(model, threads, delegate, require_delegate)
+    return Recognizer(classifier, create_detector(detector, build_detector_options(**detection)))
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@model_options
+@detector_options(default="yunet")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write each image with boxes and labels into this folder.")
+def predict(images, model, threads, delegate, require_delegate, detector, as_json, annotate_dir, **detection):
+    """Every face in every image, with its box and the probability of each expression.
+
+    Unreadable images are reported and skipped; the exit status is 1 if any failed.
+    Use `--detector none` for images that are already face crops.
+
+    Example: fer-edge predict kiosk.jpg group.png --json
+    """
+    recognizer = build_recognizer(model, threads, delegate, require_delegate, detector, detection)
+    results, failed = {}, 0
+    for image in images:
+        try:
+            results[str(image)] = _predict_one(recognizer, image, annotate_dir)
+        except ImageDecodeError as exc:
+            failed += 1
+            results[str(image)] = {"error": str(exc)}
+            click.echo(f"Error: {exc}", err=True)
+    _show(results, as_json)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _predict_one(recognizer, image: Path, annotate_dir: Path | None) -> dict:
+    from fer_edge.images import read_image
+
+    frame = read_image(image)
+    faces = recognizer.recognize(frame)
+    if annotate_dir is not None:
+        _write_annotated(frame, faces, annotate_dir / f"{image.stem}.jpg")
+    return {"faces": [face.to_dict() for face in faces]}
+
+
+def _write_annotated(frame, faces, path: Path) -> None:
+    import cv2
+
+    from fer_edge.draw import annotate
+    from fer_edge.metadata import write_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(annotate(frame, faces), cv2.COLOR_RGB2BGR))
+    write_atomic(path, encoded.tobytes())
+
+
+def _show(results: dict, as_json: bool) -> None:
+    if as_json:
+        echo_json(results)
+        return
+    for image, result in results.items():
+        if "error" in result:
+            continue
+        if not result["faces"]:
+            click.echo(f"{image}: no face")
+        for index, face in enumerate(result["faces"]):
+            ranked = ", ".join(f"{label} {p:.3f}" for label, p in face["probabilities"].items())
+            x, y, w, h = (round(v) for v in face["box"])
+            click.echo(f"{image} face {index} at {x},{y} {w}x{h}: {face['label']} ({ranked})")
+
+
+@click.command()
+@click.option("--source", required=True,
+              help="Camera index (0), video file, RTSP/HTTP URL, or `picamera` (Raspberry Pi CSI camera).")
+@model_options
+@detector_options(default="yunet")
+@click.option("--display", is_flag=True, help="Show the annotated video (needs fer-edge[display]).")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write annotated .mp4.")
+@click.option("--jsonl", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Append one JSON line of predictions per frame.")
+@click.option("--max-fps", default=0.0, show_default=True, type=click.FloatRange(min=0), help="0: unlimited.")
+@click.option("--smoothing", default=5, show_default=True, type=click.IntRange(min=0),
+              help="Average each tracked face over N frames (0: off).")
+@click.option("--heartbeat", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Touch this file every second while running (health checks).")
+@click.option("--max-frames", default=0, show_default=True, type=click.IntRange(min=0), help="0: no limit.")
+@click.option("--width", default=640, show_default=True, type=click.IntRange(min=0), help="Camera capture width.")
+@click.option("--height", default=480, show_default=True, type=click.IntRange(min=0), help="Camera capture height.")
+def run(source, model, threads, delegate, require_delegate, detector, display, record, jsonl, max_fps, smoothing,
+        heartbeat, max_frames, width, height, **detection):
+    """The kiosk loop: recognize expressions on a camera, video file or stream until stopped.
+
+    Ctrl-C or SIGTERM stops it cleanly, with every output file flushed and closed.
+
+    Example: fer-edge run --source 0 --jsonl events.jsonl --max-fps 15 --threads 2
+    """
+    from fer_edge.kiosk import KioskOptions, run_kiosk
+    from fer_edge.sources import SourceOptions, open_source
+
+    recognizer = build_recognizer(model, threads, delegate, require_delegate, detector, detection)
+    frames = open_source(source, SourceOptions(width=width, height=height))
+    options = KioskOptions(max_fps, smoothing, jsonl, record, display, heartbeat, max_frames)
+    summary = run_kiosk(frames, recognizer, options, _stop_on_signals())
+    click.echo(f"frames {summary.frames}, faces {summary.faces}, corrupt frames {summary.corrupt_frames}, "
+               f"reopens {summary.reopens}, {summary.fps:.1f} FPS over {summary.seconds:.1f} s")
+
+
+def _stop_on_signals():
+    import signal
+    import threading
+
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+@click.command()
+@click.argument("model", default="default")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def info(model, as_json):
+    """Labels, input, precision, size and embedded metrics of MODEL (default: the shipped model).
+
+    Example: fer-edge info default
+    """
+    from fer_edge.model_files import resolve_model
+    from fer_edge.tflite_metadata import load_tflite_metadata
+
+    path = resolve_model(model)
+    metadata = load_tflite_metadata(path)
+    data = {"path": str(path.resolve()), "size_bytes": path.stat().st_size, **metadata.to_dict()}
+    if as_json:
+        echo_json(data)
+        return
+    prep = metadata.preprocessing
+    click.echo(f"model:      {data['path']} ({data['size_bytes']:,} bytes)")
+    click.echo(f"arch:       {metadata.arch or 'unknown'}, precision {metadata.extra.get('quantization', 'unknown')}")
+    click.echo(f"labels:     {', '.join(metadata.labels)}")
+    click.echo(f"input:      {prep.input_size[0]}x{prep.input_size[1]} {prep.color_mode}, "
+               f"pixel * {prep.scale:.6g} + {prep.offset:g}")
+    metrics = {k: v for k, v in metadata.extra.items() if isinstance(v, (int, float, str))}
+    if metrics:
+        click.echo("facts:      " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
+
+
+COMMANDS = (predict, run, info)

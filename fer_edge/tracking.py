@@ -1,0 +1,57 @@
+"""Temporal smoothing: follow faces across frames by box overlap and average their probabilities."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fer_edge.recognizer import FaceResult
+from fer_edge.results import ClassProbabilities
+
+
+@dataclass
+class _Track:
+    track_id: int
+    box: object
+    history: deque
+    missed: int = 0
+
+
+@dataclass
+class SmoothingTracker:
+    """Greedy IoU tracker that replaces each face's probabilities by the mean of its last `window` frames.
+
+    Attributes:
+        window: frames to average over (1 disables smoothing but keeps track ids).
+        min_iou: overlap needed to continue a track.
+        max_missed: frames a track survives without a match.
+    """
+
+    window: int = 5
+    min_iou: float = 0.3
+    max_missed: int = 5
+    _tracks: list = field(default_factory=list)
+    _next_id: int = 0
+
+    def update(self, faces: list[FaceResult]) -> list[tuple[int, FaceResult]]:
+        """(track id, smoothed face) for each face of the new frame."""
+        unmatched = list(self._tracks)
+        out = []
+        for face in faces:
+            track = max(unmatched, key=lambda t: t.box.iou(face.box), default=None)
+            if track is None or track.box.iou(face.box) < self.min_iou:
+                track = _Track(self._next_id, face.box, deque(maxlen=self.window))
+                self._next_id += 1
+                self._tracks.append(track)
+            else:
+                unmatched.remove(track)
+            track.box, track.missed = face.box, 0
+            track.history.append(np.array(face.expression.probabilities))
+            mean = tuple(float(p) for p in np.mean(track.history, axis=0))
+            out.append((track.track_id, FaceResult(face.box, ClassProbabilities(face.expression.labels, mean))))
+        for track in unmatched:
+            track.missed += 1
+        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
+        return out
