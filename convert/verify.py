@@ -9,7 +9,8 @@ import numpy as np
 
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.interpreter import TFLiteClassifier
-from train.evaluation import map_classes_to_labels, predict_pixels, resolve_eval_folder
+from fer_edge.evaluation import map_classes_to_labels, resolve_eval_folder
+from train.evaluation import predict_pixels
 from train.keras_io import load_keras_model
 
 

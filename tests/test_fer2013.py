@@ -7,8 +7,8 @@ import pytest
 from conftest import FER2013, needs_fer2013
 from fer_edge.dataset import load_dataset
 from fer_edge.preprocess import Preprocessing
-from train.keras_io import load_keras_model
-from train.evaluation import evaluate_keras
+from fer_edge.evaluation import evaluate_classifier
+from train.keras_io import KerasClassifier
 from train.training import TrainOptions, train
 
 pytestmark = [needs_fer2013, pytest.mark.slow]
@@ -27,9 +27,9 @@ def test_paper_model_trains_and_evaluates_on_fer2013(tmp_path):
     options = TrainOptions(epochs=1, max_per_class=60, verbose=0)
     result = train(FER2013, tmp_path / "run", options)
     assert result.history["loss"][0] > 0 and len(result.history["val_accuracy"]) == 1
-    model, metadata = load_keras_model(result.model_path)
-    assert metadata.labels == CLASSES and model.count_params() == 177_047
-    evaluation = evaluate_keras(model, metadata, FER2013, split="val")
+    classifier = KerasClassifier(result.model_path)
+    assert classifier.metadata.labels == CLASSES and classifier.model.count_params() == 177_047
+    evaluation = evaluate_classifier(classifier, FER2013, split="val")
     assert evaluation.report.n == 3266
     assert evaluation.report.accuracy == pytest.approx(result.best_val_accuracy, abs=1e-4)
 

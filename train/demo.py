@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fer_edge.dataset import has_split_folders
 from fer_edge.errors import FerEdgeError
+from fer_edge.evaluation import evaluate_and_report
 from fer_edge.synthetic import write_synthetic_dataset
-from train.report import evaluate_and_report
 from train.training import TrainOptions, train
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fer_edge.cli._common import echo_json
+from fer_edge.cli._common import echo_json, format_table
 from fer_edge.cli.faces import build_detector_options, detector_options
 from fer_edge.errors import ImageDecodeError
 
@@ -175,4 +175,46 @@ def info(model, as_json):
         click.echo("facts:      " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
 
 
-COMMANDS = (predict, run, info)
+@click.command()
+@click.argument("model", metavar="MODEL")
+@click.argument("data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default=None, help="Sub-folder of DATA to evaluate (default: test, else val, else DATA).")
+@detector_options(default="none")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder (default: eval/ beside MODEL, or ./eval for the shipped model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(model, data, split, detector, out_dir, as_json, **detection):
+    """Evaluate MODEL (.tflite, .keras or `default`) on labeled images; write JSON, CSV and plots.
+
+    DATA holds face crops by default (`--detector none`); with `--detector yunet` or `mtcnn`
+    each photo's largest face is found first. Class folders are matched to the model's labels by name.
+
+    Example: fer-edge evaluate default ../shared/data/fer2013 --split val --json
+    """
+    from fer_edge.evaluation import evaluate_and_report
+    from fer_edge.faces import create_detector
+    from fer_edge.model_files import resolve_model
+
+    path = resolve_model(model)
+    out_dir = out_dir or (Path("eval") if model == "default" else path.parent / "eval")
+    face_detector = create_detector(detector, build_detector_options(**detection))
+    written = evaluate_and_report(path, data, split, out_dir, face_detector)
+    if as_json:
+        echo_json(written.metrics)
+        return
+    click.echo(metrics_table(written.metrics))
+    for name, file in written.files.items():
+        click.echo(f"{name}: {file}")
+
+
+def metrics_table(metrics: dict) -> str:
+    """Per-class precision/recall/F1 and the overall scores as text."""
+    rows = [[label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])]
+            for label, m in metrics["per_class"].items()]
+    rows.append(["macro", f"{metrics['macro_precision']:.3f}", f"{metrics['macro_recall']:.3f}",
+                 f"{metrics['macro_f1']:.3f}", str(metrics["n"])])
+    table = format_table(rows, ["class", "precision", "recall", "f1", "support"])
+    return f"{table}\naccuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}"
+
+
+COMMANDS = (predict, run, info, evaluate)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from fer_edge.cli._common import echo_json, format_table, load_workstation
+from fer_edge.cli._common import format_table, load_workstation
+from fer_edge.cli.device import metrics_table
 
 DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
-MODEL_FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.command()
@@ -56,38 +56,6 @@ def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
 
 
 @click.command()
-@click.argument("model_path", metavar="MODEL", type=MODEL_FILE)
-@click.argument("data", type=DATA_DIR)
-@click.option("--split", default=None, help="Sub-folder of DATA to evaluate (default: test, else val, else DATA).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Report folder (default: eval/ beside MODEL).")
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(model_path: Path, data: Path, split: str | None, out_dir: Path | None, as_json: bool) -> None:
-    """Evaluate MODEL (.keras) on a folder of labeled face crops; write JSON, CSV and plots.
-
-    Example: fer-edge evaluate runs/paper/model.keras ../shared/data/fer2013 --split val
-    """
-    report = load_workstation("train.report")
-    written = report.evaluate_and_report(model_path, data, split, out_dir or model_path.parent / "eval")
-    if as_json:
-        echo_json(written.metrics)
-        return
-    click.echo(metrics_table(written.metrics))
-    for name, path in written.files.items():
-        click.echo(f"{name}: {path}")
-
-
-def metrics_table(metrics: dict) -> str:
-    """Per-class precision/recall/F1 and the overall scores as text."""
-    rows = [[label, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])]
-            for label, m in metrics["per_class"].items()]
-    rows.append(["macro", f"{metrics['macro_precision']:.3f}", f"{metrics['macro_recall']:.3f}",
-                 f"{metrics['macro_f1']:.3f}", str(metrics["n"])])
-    table = format_table(rows, ["class", "precision", "recall", "f1", "support"])
-    return f"{table}\naccuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}"
-
-
-@click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
               show_default=True)
 @click.option("--data", type=DATA_DIR, default=None,
@@ -107,7 +75,7 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
         click.echo(f"{name}: {path}")
 
 
-COMMANDS = (train, evaluate, demo)
+COMMANDS = (train, demo)
 
 
 @click.command()

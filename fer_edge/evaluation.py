@@ -1,0 +1,158 @@
+"""Evaluation of any classifier (.tflite or .keras) on labeled images: metrics and per-image probabilities."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.crops import crop_face
+from fer_edge.dataset import Split, has_split_folders, load_labeled_folder
+from fer_edge.errors import DatasetError, ImageDecodeError
+from fer_edge.images import read_image, scan_image_folder
+from fer_edge.metrics import ClassificationReport, classification_report
+from fer_edge.preprocess import to_model_pixels
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics plus the per-image probabilities they came from."""
+
+    report: ClassificationReport
+    loss: float
+    probabilities: np.ndarray
+    labels: np.ndarray
+    paths: tuple[Path, ...]
+    skipped: int
+    no_face: int = 0
+
+    def to_dict(self) -> dict:
+        """JSON-ready metrics (`n`, `loss`, `accuracy`, `macro_f1`, `per_class`, `confusion_matrix`, ...)."""
+        return {**self.report.to_dict(), "loss": self.loss, "skipped_files": self.skipped,
+                "no_face": self.no_face}
+
+
+def map_classes_to_labels(classes: tuple[str, ...], labels: tuple[str, ...]) -> np.ndarray:
+    """Index of each dataset class in the model's labels, matched by name.
+
+    Raises:
+        DatasetError: a dataset class is not one of the model's labels.
+    """
+    unknown = [name for name in classes if name not in labels]
+    if unknown:
+        raise DatasetError(
+            f"dataset classes {unknown} are not labels of the model (model labels: {list(labels)})"
+        )
+    return np.array([labels.index(name) for name in classes], dtype=np.int64)
+
+
+def resolve_eval_folder(data: str | Path, split: str | None) -> Path:
+    """The ImageFolder to evaluate: `data/<split>` when given or when data has split folders."""
+    data = Path(data)
+    if split:
+        return data / split
+    if has_split_folders(data):
+        for name in ("test", "val"):
+            if (data / name).is_dir():
+                return data / name
+    return data
+
+
+def face_pixels(folder: Path, prep, detector) -> tuple[tuple[str, ...], Split, int, int]:
+    """Model pixels of the largest face of every photo; counts unreadable files and photos with no face."""
+    scanned = scan_image_folder(folder)
+    pixels, labels, paths, skipped, no_face = [], [], [], 0, 0
+    for path, label in scanned.files:
+        try:
+            image = read_image(path)
+        except ImageDecodeError as exc:
+            logger.warning("skipped %s", exc)
+            skipped += 1
+            continue
+        faces = detector.detect(image)
+        if not faces:
+            no_face += 1
+            continue
+        pixels.append(to_model_pixels(crop_face(image, faces[0], prep.input_size, detector.crop_margin), prep))
+        labels.append(label)
+        paths.append(path)
+    if not pixels:
+        raise DatasetError(f"no face found in any image of {folder}")
+    return scanned.classes, Split(np.stack(pixels), np.array(labels), tuple(paths)), skipped, no_face
+
+
+def evaluate_classifier(classifier, data: str | Path, split: str | None = None, detector=None) -> Evaluation:
+    """Evaluate on labeled images: face crops (no detector) or photos (the detector finds each face).
+
+    Dataset classes are matched to the model's labels by name.
+    """
+    folder, prep = resolve_eval_folder(data, split), classifier.metadata.preprocessing
+    if detector is None or detector.name == "none":
+        classes, loaded, skipped = load_labeled_folder(folder, prep)
+        skipped, no_face = len(skipped), 0
+    else:
+        classes, loaded, skipped, no_face = face_pixels(folder, prep, detector)
+    y_true = map_classes_to_labels(classes, classifier.metadata.labels)[loaded.labels]
+    probabilities = np.asarray(classifier.predict_pixels(loaded.pixels), dtype=np.float64)
+    picked = np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1.0)
+    report = classification_report(y_true, probabilities.argmax(axis=1), classifier.metadata.labels)
+    return Evaluation(report, float(-np.log(picked).mean()), probabilities, y_true, loaded.paths, skipped, no_face)
+
+
+def write_predictions_csv(evaluation: Evaluation, path: str | Path) -> None:
+    """One row per image: path, true label, predicted label, then every class probability."""
+    labels = evaluation.report.labels
+    with Path(path).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "true", "predicted", *labels])
+        for row, (probs, true) in enumerate(zip(evaluation.probabilities, evaluation.labels)):
+            writer.writerow([str(evaluation.paths[row]), labels[true], labels[int(probs.argmax())],
+                             *(f"{p:.6f}" for p in probs)])
+
+
+def write_report(evaluation: Evaluation, out_dir: str | Path, extra: dict, history: Path | None = None) -> dict:
+    """metrics.json and predictions.csv, plus PNG plots when matplotlib is installed; returns the files."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"metrics": out_dir / "metrics.json", "predictions": out_dir / "predictions.csv"}
+    files["metrics"].write_text(json.dumps({**evaluation.to_dict(), **extra}, indent=2) + "\n")
+    write_predictions_csv(evaluation, files["predictions"])
+    try:
+        from train.plots import plot_confusion, plot_history
+    except ImportError:
+        logger.info("matplotlib is not installed: no plots")
+        return files
+    files["confusion_matrix"] = plot_confusion(evaluation.report, out_dir / "confusion_matrix.png")
+    if history is not None and history.exists():
+        files["training_curves"] = plot_history(json.loads(history.read_text()), out_dir / "training_curves.png")
+    return files
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """Metrics and the files written for them."""
+
+    metrics: dict
+    files: dict[str, Path]
+
+
+def evaluate_and_report(model: str | Path | None, data: str | Path, split: str | None, out_dir: str | Path,
+                        detector=None) -> WrittenReport:
+    """Evaluate a `.tflite`/`.keras` model (None: the shipped one) on `data`; write the report to `out_dir`.
+
+    Training curves are drawn when the model's run folder has a `history.json`.
+    """
+    from fer_edge.model_files import load_classifier
+
+    classifier = load_classifier(model)
+    evaluation = evaluate_classifier(classifier, data, split, detector)
+    extra = {"model": str(classifier.path), "data": str(data),
+             "detector": detector.name if detector is not None else "none"}
+    files = write_report(evaluation, out_dir, extra, Path(classifier.path).parent / "history.json")
+    return WrittenReport({**evaluation.to_dict(), **extra}, files)

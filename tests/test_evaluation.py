@@ -1,0 +1,66 @@
+"""Evaluation of .tflite models without TensorFlow, on crops and on photos through a detector."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import PHOTOS, needs_photos
+from fer_edge.evaluation import evaluate_classifier, map_classes_to_labels
+from fer_edge.errors import DatasetError
+from fer_edge.faces import create_detector
+from fer_edge.interpreter import TFLiteClassifier
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_class_mapping_by_name():
+    assert map_classes_to_labels(("sad", "happy"), ("happy", "neutral", "sad")).tolist() == [2, 0]
+    with pytest.raises(DatasetError, match=r"\['angry'\]"):
+        map_classes_to_labels(("angry",), ("happy", "sad"))
+
+
+def test_evaluate_tflite_on_crops_matches_verification(converted, trained):
+    from convert.verify import verify
+
+    model, data, _ = trained
+    evaluation = evaluate_classifier(TFLiteClassifier(converted["int8"].path), data, split="val")
+    check = verify(model, converted["int8"].path, data, split="val")
+    assert evaluation.report.n == 400
+    assert evaluation.report.accuracy == pytest.approx(check.tflite_accuracy)
+    assert np.trace(evaluation.report.confusion) == round(check.tflite_accuracy * 400)
+
+
+def test_cli_evaluate_tflite_without_tensorflow(converted, trained, tmp_path):
+    code = (
+        "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+        "from fer_edge.cli import cli\n"
+        f"cli(['evaluate', {str(converted['int8'].path)!r}, {str(trained[1])!r}, '--split', 'val', '--json', "
+        f"'--out', {str(tmp_path)!r}], prog_name='fer-edge')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads(result.stdout)
+    assert {"n", "accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(metrics)
+    assert (tmp_path / "metrics.json").exists() and (tmp_path / "predictions.csv").exists()
+
+
+@needs_photos
+@pytest.mark.slow
+def test_evaluate_photos_through_yunet(converted, tmp_path):
+    for name in ("happy", "sad"):
+        (tmp_path / name).mkdir()
+        source = "happiness" if name == "happy" else "sadness"
+        for path in sorted((PHOTOS / source).iterdir())[:4]:
+            shutil.copy(path, tmp_path / name / path.name)
+    (tmp_path / "sad" / "empty.png").write_bytes(b"")  # unreadable: counted as skipped
+    evaluation = evaluate_classifier(TFLiteClassifier(converted["int8"].path), tmp_path,
+                                     detector=create_detector("yunet"))
+    assert evaluation.report.n + evaluation.no_face == 8
+    assert evaluation.report.n >= 7 and evaluation.skipped == 1
