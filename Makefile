@@ -11,7 +11,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(VENV)/.demo-installed: setup.cfg pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[train,convert]"
+	$(PIP) install -q -e ".[train,convert,bench]"
 	touch $@
 
 $(VENV)/.dev-installed: setup.cfg pyproject.toml | $(PY)

@@ -42,9 +42,16 @@ def timed(detector, image):
     return faces, (time.perf_counter() - start) * 1000
 
 
-def compare(photos: list[Path], names=("mtcnn", "yunet")) -> dict:
-    """Run both detectors on every photo and on its 640x480 frame; return the summary."""
-    detectors = {name: create_detector(name) for name in names}
+def compare(photos: list[Path], detect_width: int = 320) -> dict:
+    """Run the detectors on every photo and on its 640x480 frame; return the summary.
+
+    `yunet@W` is YuNet looking at the frame shrunk to width W (boxes scaled back).
+    """
+    from fer_edge.faces import DetectorOptions
+
+    names = ("mtcnn", "yunet", f"yunet@{detect_width}")
+    detectors = {"mtcnn": create_detector("mtcnn"), "yunet": create_detector("yunet"),
+                 names[2]: create_detector("yunet", DetectorOptions(detect_width=detect_width))}
     for detector in detectors.values():  # warm-up
         detector.detect(np.full((480, 640, 3), 128, np.uint8))
     stats = {name: {"found": 0, "ms_photo": [], "ms_640x480": [], "found_640x480": 0} for name in names}
@@ -64,8 +71,8 @@ def compare(photos: list[Path], names=("mtcnn", "yunet")) -> dict:
             stats[name]["found"] += bool(faces)
             stats[name]["found_640x480"] += bool(frame_faces)
             first[name] = faces[0] if faces else None
-        if all(first.values()):
-            a, b = (first[n] for n in names)
+        if first["mtcnn"] and first["yunet"]:
+            a, b = first["mtcnn"], first["yunet"]
             ious.append(a.iou(b))
             crops = [crop_face(image, face, 64).astype(np.float32) for face in (a, b)]
             crop_diffs.append(float(np.abs(crops[0] - crops[1]).mean()))
@@ -93,9 +100,10 @@ def main() -> None:
     parser.add_argument("photos", nargs="?", default=str(DEFAULT_PHOTOS))
     parser.add_argument("--json", dest="json_path", default=None)
     parser.add_argument("--every", type=int, default=1, help="use every N-th photo")
+    parser.add_argument("--detect-width", type=int, default=320, help="YuNet's reduced input width")
     args = parser.parse_args()
     photos = [path for path, _ in scan_image_folder(args.photos).files][:: args.every]
-    result = compare(photos)
+    result = compare(photos, args.detect_width)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json_path:

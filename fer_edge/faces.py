@@ -81,12 +81,15 @@ class DetectorOptions:
         nms_threshold: IoU above which overlapping boxes are merged (YuNet).
         min_face_size: drop faces whose shorter side is below this many pixels.
         max_faces: keep at most this many faces, largest first.
+        detect_width: YuNet looks at the frame shrunk to this width (0: full size); boxes
+            are scaled back, so crops still come from the full-resolution frame.
     """
 
     score_threshold: float = 0.7
     nms_threshold: float = 0.3
     min_face_size: int = 20
     max_faces: int = 10
+    detect_width: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score_threshold <= 1.0:
@@ -97,6 +100,8 @@ class DetectorOptions:
             raise FerEdgeError(f"minimum face size must be >= 0, got {self.min_face_size}")
         if self.max_faces < 1:
             raise FerEdgeError(f"maximum faces must be at least 1, got {self.max_faces}")
+        if self.detect_width < 0 or 0 < self.detect_width < 32:
+            raise FerEdgeError(f"detection width must be 0 (full size) or at least 32, got {self.detect_width}")
 
 
 class FaceDetector(Protocol):
@@ -178,16 +183,24 @@ class YuNetDetector:
     def detect(self, image_rgb: np.ndarray) -> list[FaceBox]:
         """Faces in an RGB image (YuNet itself expects BGR; converted here)."""
         check_image(image_rgb)
-        height, width = image_rgb.shape[:2]
+        bgr = self._cv2.cvtColor(image_rgb, self._cv2.COLOR_RGB2BGR)
+        scale = 1.0
+        if self.options.detect_width and image_rgb.shape[1] > self.options.detect_width:
+            scale = image_rgb.shape[1] / self.options.detect_width
+            size = (self.options.detect_width, max(1, round(image_rgb.shape[0] / scale)))
+            bgr = self._cv2.resize(bgr, size, interpolation=self._cv2.INTER_AREA)
+        height, width = bgr.shape[:2]
         if (width, height) != self._size:
             self._net.setInputSize((width, height))
             self._size = (width, height)
-        _, rows = self._net.detect(self._cv2.cvtColor(image_rgb, self._cv2.COLOR_RGB2BGR))
-        faces = [] if rows is None else [self._to_box(row) for row in rows]
+        _, rows = self._net.detect(bgr)
+        faces = [] if rows is None else [self._to_box(row, scale) for row in rows]
         return filter_faces(faces, self.options)
 
     @staticmethod
-    def _to_box(row: np.ndarray) -> FaceBox:
+    def _to_box(row: np.ndarray, scale: float) -> FaceBox:
+        row = row.astype(np.float64)
+        row[:14] *= scale
         points = tuple((float(row[4 + 2 * i]), float(row[5 + 2 * i])) for i in range(5))
         return FaceBox(float(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[14]), points)
 

@@ -106,12 +106,13 @@ class TFLiteClassifier:
         threads: CPU threads for the interpreter.
         delegate: None/"cpu", "gpu", or a path to a delegate library.
         require_delegate: fail instead of falling back to the CPU when the delegate is missing.
+        metadata: use this instead of the file's own (for models made elsewhere).
     """
 
     def __init__(self, path: str | Path, threads: int = 1, delegate: str | None = None,
-                 require_delegate: bool = False):
+                 require_delegate: bool = False, metadata: ModelMetadata | None = None):
         self.path = Path(path)
-        self.metadata: ModelMetadata = load_tflite_metadata(self.path)
+        self.metadata: ModelMetadata = metadata or load_tflite_metadata(self.path)
         if threads < 1:
             raise FerEdgeError(f"threads must be at least 1, got {threads}")
         module = interpreter_module()

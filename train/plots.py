@@ -54,3 +54,27 @@ def plot_confusion(report: ClassificationReport, path: str | Path) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return Path(path)
+
+
+def plot_pareto(records, front_names: set[str], path: str | Path, metric: str) -> Path:
+    """Score against median end-to-end latency (log scale), Pareto front joined by a line."""
+    figure, axis = plt.subplots(figsize=(9, 6))
+    colors = {"full": "tab:red", "edge": "tab:blue", "peer": "tab:gray"}
+    for record in records:
+        value = getattr(record, metric) or 0.0
+        latency = record.latency_ms["end_to_end"]["median"]
+        axis.scatter(latency, value, color=colors.get(record.path, "black"),
+                     marker="*" if record.name in front_names else "o", s=120 if record.name in front_names else 40)
+        axis.annotate(record.name, (latency, value), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    front = sorted((r for r in records if r.name in front_names), key=lambda r: r.latency_ms["end_to_end"]["median"])
+    axis.plot([r.latency_ms["end_to_end"]["median"] for r in front], [getattr(r, metric) or 0.0 for r in front],
+              "--", color="tab:green", label="Pareto front")
+    axis.set_xscale("log")
+    axis.set_xlabel("median end-to-end latency per frame (ms, log)")
+    axis.set_ylabel(metric)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)

@@ -24,14 +24,16 @@ def _add_detector_options(command, default: str):
         click.option("--min-face-size", default=20, show_default=True, type=click.IntRange(min=0),
                      help="Drop faces whose shorter side is smaller (pixels)."),
         click.option("--max-faces", default=10, show_default=True, type=click.IntRange(min=1)),
+        click.option("--detect-width", default=0, show_default=True, type=click.IntRange(min=0),
+                     help="YuNet: detect on the frame shrunk to this width (0: full size)."),
     ]):
         command = decorator(command)
     return command
 
 
-def build_detector_options(score_threshold, nms_threshold, min_face_size, max_faces) -> DetectorOptions:
+def build_detector_options(score_threshold, nms_threshold, min_face_size, max_faces, detect_width) -> DetectorOptions:
     """DetectorOptions from the CLI values."""
-    return DetectorOptions(score_threshold, nms_threshold, min_face_size, max_faces)
+    return DetectorOptions(score_threshold, nms_threshold, min_face_size, max_faces, detect_width)
 
 
 @click.command("extract-faces")

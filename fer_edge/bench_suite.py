@@ -1,0 +1,116 @@
+"""The pipelines a `fer-edge bench` run compares, and the run itself.
+
+Full path: MTCNN + the float Keras model on TensorFlow (GPU when TensorFlow sees one).
+Edge paths: YuNet + LiteRT at every precision, at 1 and N threads. Peers: e.g. the `fer` package.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from fer_edge.bench import BenchRecord, Frame, Pipeline, measure, score
+from fer_edge.errors import MissingDependencyError
+from fer_edge.faces import DetectorOptions, create_detector
+from fer_edge.interpreter import TFLiteClassifier
+from fer_edge.model_files import default_model_path
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
+FULL = "full mtcnn+keras"
+
+
+def shipped_models() -> tuple[list[Path], Path]:
+    """The shipped TFLite files of every precision, and the float Keras model beside them."""
+    folder = default_model_path().parent
+    return [folder / f"default_{p}.tflite" for p in PRECISIONS if (folder / f"default_{p}.tflite").exists()], \
+        folder / "default.keras"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to compare.
+
+    Attributes:
+        tflite: edge models (default: the shipped model at every precision).
+        keras: float model for the full path (default: the shipped one).
+        full: include the full path (needs TensorFlow and mtcnn).
+        threads: interpreter thread counts for the edge paths.
+        peers: extra pipelines: `fer` (the fer package's default path).
+        runs: timed frames per pipeline, after `warmup` untimed ones.
+        detection: detector settings for YuNet and MTCNN.
+        detect_widths: YuNet input widths to compare (0: full frame).
+    """
+
+    tflite: tuple[Path, ...] = ()
+    keras: Path | None = None
+    full: bool = True
+    threads: tuple[int, ...] = field(default_factory=lambda: tuple(sorted({1, os.cpu_count() or 1})))
+    peers: tuple[str, ...] = ()
+    runs: int = 100
+    warmup: int = 10
+    detection: DetectorOptions = field(default_factory=DetectorOptions)
+    detect_widths: tuple[int, ...] = (0,)
+
+
+def _full_pipeline(keras_path: Path, detection: DetectorOptions) -> Pipeline:
+    try:
+        import tensorflow as tf
+
+        from train.keras_io import KerasClassifier
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError(exc.name or "tensorflow", "train") from exc
+    device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    return Pipeline(FULL, "full", "float32", 0, create_detector("mtcnn", detection), KerasClassifier(keras_path),
+                    keras_path.stat().st_size, device)
+
+
+def _edge_pipelines(paths, threads, detection, widths) -> list[Pipeline]:
+    pipelines = []
+    for width in widths:
+        detector = create_detector("yunet", replace(detection, detect_width=width))
+        for path in paths:
+            for count in threads:
+                classifier = TFLiteClassifier(path, threads=count)
+                precision = str(classifier.metadata.extra.get("quantization", "unknown"))
+                name = f"edge yunet{f'@{width}' if width else ''}+{Path(path).stem} x{count}"
+                pipelines.append(Pipeline(name, "edge", precision, count, detector, classifier,
+                                          Path(path).stat().st_size))
+    return pipelines
+
+
+def _peer_pipelines(peers) -> list[Pipeline]:
+    from fer_edge.peers import fer_peer
+
+    pipelines = []
+    for peer in peers:
+        if peer == "fer":
+            detector, classifier = fer_peer()
+            pipelines.append(Pipeline("peer fer haar+mini-xception", "peer", "dynamic", 1, detector, classifier,
+                                      classifier.path.stat().st_size))
+    return pipelines
+
+
+def build_pipelines(options: BenchOptions) -> list[Pipeline]:
+    """Every pipeline of the comparison, full path first."""
+    tflite, keras = list(options.tflite), options.keras
+    if not tflite or (options.full and keras is None):
+        shipped_tflite, shipped_keras = shipped_models()
+        tflite = tflite or shipped_tflite
+        keras = keras or shipped_keras
+    pipelines = [_full_pipeline(Path(keras), options.detection)] if options.full else []
+    edge = _edge_pipelines(tflite, options.threads, options.detection, options.detect_widths)
+    return pipelines + edge + _peer_pipelines(options.peers)
+
+
+def run_benchmark(frames: list[Frame], options: BenchOptions, progress: bool = False) -> list[BenchRecord]:
+    """Measure every pipeline on the same frames, then score them (accuracy, or agreement with the full path)."""
+    from tqdm import tqdm
+
+    pipelines = build_pipelines(options)
+    records = [measure(p, frames, options.runs, options.warmup)
+               for p in tqdm(pipelines, desc="bench", unit="pipeline", disable=not progress)]
+    return score(records, frames, FULL if options.full else None)
