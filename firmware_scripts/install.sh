@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Install (or remove) fer-edge as a kiosk service on Raspberry Pi OS 64-bit (Bookworm or later)
+# or any Debian arm64/x86_64. Safe to run twice. See `install.sh --help`.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PREFIX=/opt/fer-edge
+CONFIG_DIR=/etc/fer-edge
+UNIT_DIR=/etc/systemd/system
+SERVICE_USER=fer-edge
+SOURCE="fer-edge[device]"
+CONSTRAINTS="$HERE/constraints-device.txt"
+SYSTEM=1
+UNINSTALL=0
+
+usage() {
+    cat <<USAGE
+Usage: install.sh [--prefix DIR] [--source SPEC] [--user NAME] [--no-system] [--uninstall]
+
+  --prefix DIR   install the virtual environment under DIR (default $PREFIX)
+  --source SPEC  what pip installs (default "$SOURCE"; e.g. "/path/to/checkout[device]")
+  --user NAME    system user the service runs as (default $SERVICE_USER)
+  --no-system    no apt, user, or systemd changes: a throwaway install under --prefix
+                 (config and the rendered unit go to DIR/etc)
+  --uninstall    stop and remove the service, the virtual environment and the user
+                 (settings in $CONFIG_DIR and logs are kept)
+USAGE
+}
+
+log() { printf 'fer-edge install: %s\n' "$*"; }
+die() { printf 'fer-edge install: error: %s\n' "$*" >&2; exit 1; }
+
+parse_args() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --prefix) PREFIX=${2:?--prefix needs a folder}; shift 2 ;;
+            --source) SOURCE=${2:?--source needs a pip requirement}; shift 2 ;;
+            --user) SERVICE_USER=${2:?--user needs a name}; shift 2 ;;
+            --no-system) SYSTEM=0; shift ;;
+            --uninstall) UNINSTALL=1; shift ;;
+            -h|--help) usage; exit 0 ;;
+            *) usage >&2; die "unknown option: $1" ;;
+        esac
+    done
+    if [ "$SYSTEM" -eq 0 ]; then
+        CONFIG_DIR="$PREFIX/etc"
+        UNIT_DIR="$PREFIX/etc"
+    fi
+}
+
+check_platform() {
+    [ -r /etc/os-release ] || die "no /etc/os-release: only Debian-based systems are supported"
+    # shellcheck disable=SC1091
+    . /etc/os-release
+    case " ${ID:-} ${ID_LIKE:-} " in
+        *" debian "*|*" raspbian "*) ;;
+        *) die "unsupported system '${ID:-unknown}': Raspberry Pi OS or Debian is required" ;;
+    esac
+    case "$(uname -m)" in
+        aarch64|x86_64) ;;
+        *) die "unsupported CPU '$(uname -m)': use a 64-bit OS (aarch64) or x86_64" ;;
+    esac
+    command -v python3 >/dev/null || [ "$SYSTEM" -eq 1 ] || die "python3 is missing"
+    if [ "$SYSTEM" -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
+        die "run as root (sudo), or use --no-system --prefix DIR for a user-level install"
+    fi
+}
+
+install_packages() {
+    log "installing system packages"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q python3 python3-venv python3-pip
+    if apt-cache show python3-picamera2 >/dev/null 2>&1; then
+        apt-get install -y -q python3-picamera2
+    fi
+}
+
+create_user() {
+    if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
+        log "creating system user $SERVICE_USER"
+        useradd --system --home-dir "$PREFIX" --no-create-home --shell /usr/sbin/nologin "$SERVICE_USER"
+    fi
+    usermod -a -G video "$SERVICE_USER"
+}
+
+create_venv() {
+    if [ ! -x "$PREFIX/venv/bin/python" ]; then
+        log "creating the virtual environment in $PREFIX/venv"
+        mkdir -p "$PREFIX"
+        # System site packages let the venv see Debian's python3-picamera2 (libcamera).
+        python3 -m venv --system-site-packages "$PREFIX/venv"
+    fi
+    log "installing $SOURCE with pinned versions from $(basename "$CONSTRAINTS")"
+    "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS" "$SOURCE"
+    "$PREFIX/venv/bin/fer-edge" --version >/dev/null || die "fer-edge did not install correctly"
+}
+
+write_config() {
+    mkdir -p "$CONFIG_DIR"
+    if [ -e "$CONFIG_DIR/fer-edge.env" ]; then
+        log "keeping existing settings in $CONFIG_DIR/fer-edge.env"
+    else
+        install -m 0644 "$HERE/fer-edge.env" "$CONFIG_DIR/fer-edge.env"
+        log "settings written to $CONFIG_DIR/fer-edge.env"
+    fi
+}
+
+render_unit() {
+    local name=$1
+    sed -e "s|/opt/fer-edge|$PREFIX|g" -e "s|/etc/fer-edge|$CONFIG_DIR|g" \
+        -e "s|^User=fer-edge|User=$SERVICE_USER|" -e "s|^Group=fer-edge|Group=$SERVICE_USER|" \
+        "$HERE/$name" > "$UNIT_DIR/$name.tmp"
+    mv "$UNIT_DIR/$name.tmp" "$UNIT_DIR/$name"
+}
+
+install_units() {
+    mkdir -p "$UNIT_DIR"
+    install -m 0755 "$HERE/healthcheck.sh" "$PREFIX/healthcheck.sh"
+    for unit in fer-edge.service fer-edge-healthcheck.service fer-edge-healthcheck.timer; do
+        render_unit "$unit"
+    done
+    if [ "$SYSTEM" -eq 1 ]; then
+        systemctl daemon-reload
+        systemctl enable --now fer-edge.service fer-edge-healthcheck.timer
+        log "service started: journalctl -u fer-edge -f"
+    else
+        log "units rendered into $UNIT_DIR (not enabled: --no-system)"
+    fi
+}
+
+uninstall() {
+    if [ "$SYSTEM" -eq 1 ]; then
+        systemctl disable --now fer-edge.service fer-edge-healthcheck.timer 2>/dev/null || true
+    fi
+    rm -f "$UNIT_DIR/fer-edge.service" "$UNIT_DIR/fer-edge-healthcheck.service" "$UNIT_DIR/fer-edge-healthcheck.timer"
+    if [ "$SYSTEM" -eq 1 ]; then
+        systemctl daemon-reload
+        if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+            userdel "$SERVICE_USER"
+        fi
+    fi
+    rm -rf "$PREFIX/venv" "$PREFIX/healthcheck.sh"
+    log "removed; settings in $CONFIG_DIR and logs are kept"
+}
+
+main() {
+    parse_args "$@"
+    check_platform
+    if [ "$UNINSTALL" -eq 1 ]; then
+        uninstall
+        return
+    fi
+    if [ "$SYSTEM" -eq 1 ]; then
+        install_packages
+        create_user
+    fi
+    create_venv
+    write_config
+    install_units
+    log "done: $PREFIX/venv/bin/fer-edge info"
+}
+
+main "$@"

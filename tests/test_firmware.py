@@ -1,0 +1,163 @@
+"""Raspberry Pi deployment scripts: lint, unit files, a real prefix install, aarch64 wheels, health check."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware_scripts"
+SCRIPTS = sorted(FIRMWARE.glob("*.sh"))
+AARCH64_TAGS = ["manylinux2014_aarch64"] + [f"manylinux_2_{minor}_aarch64" for minor in range(17, 37)]
+
+
+def run(args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def test_scripts_exist_and_are_executable():
+    assert {p.name for p in SCRIPTS} == {"install.sh", "healthcheck.sh", "benchmark_on_device.sh"}
+    for script in SCRIPTS:
+        assert os.access(script, os.X_OK) and script.read_text().startswith("#!/usr/bin/env bash\n")
+        assert "set -euo pipefail" in script.read_text()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_bash_syntax(script):
+    result = run(["bash", "-n", str(script)])
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="apt-get install shellcheck")
+def test_shellcheck():
+    result = run(["shellcheck", *map(str, SCRIPTS)])
+    assert result.returncode == 0, result.stdout
+
+
+def test_healthcheck(tmp_path):
+    beat = tmp_path / "heartbeat"
+    script = str(FIRMWARE / "healthcheck.sh")
+    assert run([script, str(beat), "30"]).returncode == 1  # missing
+    beat.touch()
+    assert run([script, str(beat), "30"]).returncode == 0
+    old = time.time() - 120
+    os.utime(beat, (old, old))
+    result = run([script, str(beat), "30"])
+    assert result.returncode == 1 and "old (limit 30s)" in result.stderr
+    assert run([script, str(beat), "soon"]).returncode == 2
+
+
+@pytest.fixture(scope="module")
+def prefix_install(tmp_path_factory):
+    """install.sh for real, in throwaway mode, from this checkout."""
+    prefix = tmp_path_factory.mktemp("pi") / "opt"
+    result = run(["bash", str(FIRMWARE / "install.sh"), "--no-system", "--prefix", str(prefix),
+                  "--source", f"{ROOT}[device]"])
+    if result.returncode != 0 and "Could not find a version" in result.stderr + result.stdout:
+        pytest.skip("no package index reachable")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return prefix
+
+
+@pytest.mark.slow
+def test_install_gives_a_working_tensorflow_free_runtime(prefix_install, converted, trained):
+    venv = prefix_install / "venv"
+    freeze = run([str(venv / "bin" / "python"), "-m", "pip", "freeze", "--local"]).stdout.lower()
+    assert "tensorflow" not in freeze and "keras" not in freeze
+    image = sorted((trained[1] / "val" / "happy").iterdir())[0]
+    result = run([str(venv / "bin" / "fer-edge"), "predict", str(image), "--model", str(converted["int8"].path),
+                  "--detector", "none", "--json"])
+    assert result.returncode == 0, result.stderr
+    assert '"label"' in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="apt-get install systemd")
+def test_rendered_units_verify(prefix_install):
+    units = prefix_install / "etc"
+    names = ["fer-edge.service", "fer-edge-healthcheck.service", "fer-edge-healthcheck.timer"]
+    text = (units / "fer-edge.service").read_text()
+    assert f"ExecStart={prefix_install}/venv/bin/fer-edge run" in text
+    for option in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "Restart=on-failure"):
+        assert option in text
+    result = run(["systemd-analyze", "verify", *names], cwd=units)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_install_is_idempotent_and_uninstalls(prefix_install):  # keep last: it uninstalls
+    env = prefix_install / "etc" / "fer-edge.env"
+    env.write_text(env.read_text() + "FER_EDGE_EXTRA_ARGS=--record /tmp/x.mp4\n")
+    again = run(["bash", str(FIRMWARE / "install.sh"), "--no-system", "--prefix", str(prefix_install),
+                 "--source", f"{ROOT}[device]"])
+    assert again.returncode == 0 and "keeping existing settings" in again.stdout
+    assert "--record /tmp/x.mp4" in env.read_text()
+    removed = run(["bash", str(FIRMWARE / "install.sh"), "--no-system", "--prefix", str(prefix_install), "--uninstall"])
+    assert removed.returncode == 0 and not (prefix_install / "venv").exists() and env.exists()
+
+
+def test_unit_verification_catches_mistakes(tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("apt-get install systemd")
+    bad = tmp_path / "bad.service"
+    bad.write_text("[Service]\nExecStart=relative/path\n")
+    assert run(["systemd-analyze", "verify", str(bad)]).returncode != 0
+
+
+def device_requirements() -> list[str]:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    lines = config["options"]["install_requires"].splitlines() + config["options.extras_require"]["device"].splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def pins() -> dict[str, str]:
+    lines = (FIRMWARE / "constraints-device.txt").read_text().splitlines()
+    return dict(line.strip().split("==") for line in lines if line.strip() and not line.startswith("#"))
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.mark.slow
+def test_device_set_resolves_to_aarch64_wheels(tmp_path):
+    platforms = [arg for tag in AARCH64_TAGS for arg in ("--platform", tag)]
+    result = run([sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--python-version", "3.11",
+                  "--implementation", "cp", *platforms, "-d", str(tmp_path), "-c",
+                  str(FIRMWARE / "constraints-device.txt"), *device_requirements()])
+    if result.returncode != 0 and ("NewConnectionError" in result.stderr or "Network is unreachable" in result.stderr):
+        pytest.skip("no package index reachable")
+    assert result.returncode == 0, result.stderr[-3000:]
+    wheels = {normalize(w.name.split("-")[0]): w.name.split("-")[1] for w in tmp_path.glob("*.whl")}
+    assert not any("tensorflow" in name or "keras" in name for name in wheels)
+    expected = {normalize(k): v for k, v in pins().items()}
+    assert wheels == expected
+    for wheel in tmp_path.glob("*.whl"):
+        assert wheel.name.endswith("none-any.whl") or "aarch64" in wheel.name
+
+
+def test_workstation_has_the_pinned_device_versions():
+    from importlib.metadata import version
+
+    for name, pinned in pins().items():
+        assert version(name) == pinned, f"{name}: workstation {version(name)} != device pin {pinned}"
+
+
+@pytest.mark.slow
+def test_benchmark_on_device_names_files_after_the_board(converted, tmp_path):
+    env = {**os.environ, "FER_EDGE": str(Path(sys.executable).parent / "fer-edge")}
+    result = run([str(FIRMWARE / "benchmark_on_device.sh"), str(tmp_path), "--tflite", str(converted["int8"].path),
+                  "--runs", "10", "--warmup", "1"], env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outputs = sorted(p.name for p in tmp_path.iterdir())
+    assert outputs and all(name.startswith("bench-") for name in outputs)
+    assert any(name.endswith(".json") for name in outputs)
