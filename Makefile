@@ -29,11 +29,17 @@ demo: $(VENV)/.demo-installed
 test: $(VENV)/.dev-installed tools
 	$(PY) -m pytest -q -ra
 
-# shellcheck lints firmware_scripts/; CI runs as root and installs it from Debian when missing.
+# Debian tools the tests use: shellcheck (firmware_scripts/), Chromium and its driver (scraper).
+# CI runs as root and installs what is missing; elsewhere the tests that need them are skipped.
+DEBIAN_TOOLS := shellcheck chromium chromium-driver
 tools:
-	@command -v shellcheck >/dev/null || [ "$$(id -u)" != 0 ] || \
-		{ apt-get update -q && apt-get install -y -q shellcheck; } >/dev/null 2>&1 || \
-		echo "shellcheck not installed: its test will be skipped (apt-get install shellcheck)"
+	@missing=""; for tool in shellcheck chromium chromedriver; do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS); } >/dev/null 2>&1 \
+				|| echo "could not install $(DEBIAN_TOOLS): their tests will be skipped"; \
+		else echo "not root: install $(DEBIAN_TOOLS) for the tests that need them"; fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

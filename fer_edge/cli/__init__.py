@@ -7,7 +7,7 @@ import logging
 import click
 
 from fer_edge import __version__
-from fer_edge.cli import bench, device, faces, workstation
+from fer_edge.cli import bench, device, faces, scrape, workstation
 from fer_edge.errors import FerEdgeError
 
 
@@ -30,7 +30,7 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for command in (*device.COMMANDS, *faces.COMMANDS, *workstation.COMMANDS, *bench.COMMANDS):
+for command in (*device.COMMANDS, *faces.COMMANDS, *workstation.COMMANDS, *bench.COMMANDS, *scrape.COMMANDS):
     cli.add_command(command)
 
 

@@ -1,0 +1,1 @@
+"""Dataset acquisition: a Selenium image scraper that fills `DATA/<class>/` folders."""
