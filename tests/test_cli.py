@@ -137,7 +137,9 @@ def test_workstation_command_without_tensorflow(monkeypatch, synthetic_faces, tm
 def test_demo_on_generated_data(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo"), "--epochs", "1"])
     assert result.exit_code == 0, result.output
-    assert "accuracy" in result.output
+    assert "accuracy" in result.output and "agreement" in result.output
+    assert "full mtcnn+keras" in result.output and "edge yunet@320+model_int8 x1" in result.output
+    assert (tmp_path / "demo" / "model_int8.tflite").exists()
     for name in ("metrics.json", "confusion_matrix.png", "training_curves.png"):
         assert (tmp_path / "demo" / "report" / name).exists()
 

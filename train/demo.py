@@ -6,6 +6,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from convert.tflite import convert_model
+from convert.verify import verify
+from fer_edge.bench import default_frames
+from fer_edge.bench_suite import BenchOptions, run_benchmark
 from fer_edge.dataset import has_split_folders
 from fer_edge.errors import FerEdgeError
 from fer_edge.evaluation import evaluate_and_report
@@ -20,11 +24,15 @@ class DemoResult:
     data: Path
     metrics: dict
     files: dict[str, Path]
+    verification: dict
+    bench: list
 
 
 def run_demo(out_dir: str | Path, data: str | Path | None = None, epochs: int = 3,
              max_per_class: int = 400) -> DemoResult:
-    """Train `paper_cnn` on `data` (or generated cartoon faces), evaluate on its val split.
+    """The pipeline end to end: train `paper_cnn` on `data` (or generated cartoon faces),
+    evaluate on its val split, convert to int8 calibrated on its training faces, verify the
+    conversion, and benchmark the full path against the edge path on real-face frames.
 
     `out_dir` is replaced on every run, so the demo can be repeated.
     """
@@ -36,10 +44,15 @@ def run_demo(out_dir: str | Path, data: str | Path | None = None, epochs: int = 
         write_synthetic_dataset(data / "train", per_class=160, seed=0)
         write_synthetic_dataset(data / "val", per_class=40, seed=1)
     data = Path(data)
-    options = TrainOptions(epochs=epochs, max_per_class=max_per_class, verbose=2)
-    result = train(data, out_dir / "run", options)
     if not (has_split_folders(data) and (data / "val").is_dir()):
         raise FerEdgeError(f"the demo needs held-out images: {data} must hold train/ and val/ folders")
+    options = TrainOptions(epochs=epochs, max_per_class=max_per_class, verbose=2)
+    result = train(data, out_dir / "run", options)
     report = evaluate_and_report(result.model_path, data, "val", out_dir / "report")
-    files = {"model": result.model_path, **report.files}
-    return DemoResult(data, report.metrics, files)
+    int8 = convert_model(result.model_path, out_dir / "model_int8.tflite", "int8", data, samples=300)
+    verification = verify(result.model_path, int8.path, data, "val").to_dict()
+    bench = BenchOptions(tflite=(int8.path,), keras=result.model_path, threads=(1,), runs=50, warmup=5,
+                         detect_widths=(0, 320))
+    records = run_benchmark(default_frames(), bench, progress=True)
+    files = {"model": result.model_path, "int8 model": int8.path, **report.files}
+    return DemoResult(data, report.metrics, files, verification, records)

@@ -63,14 +63,18 @@ def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-per-class", default=400, show_default=True, type=click.IntRange(min=0))
 def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> None:
-    """The main job end to end: train the paper model briefly, evaluate it, report where results are.
+    """The main job end to end: train the paper model briefly, evaluate, convert to int8, verify, benchmark.
 
     Example: fer-edge demo --data ../shared/data/fer2013
     """
     demo_module = load_workstation("train.demo")
     result = demo_module.run_demo(out_dir, data, epochs=epochs, max_per_class=max_per_class)
+    from fer_edge.cli.bench import bench_table
+
     click.echo(f"data: {result.data}")
     click.echo(metrics_table(result.metrics))
+    click.echo(verification_table([result.verification]))
+    click.echo(bench_table(result.bench))
     for name, path in result.files.items():
         click.echo(f"{name}: {path}")
 
