@@ -208,6 +208,37 @@ def _process(url: str, label: str, query: str, page_url: str, out: Path, manifes
     counts["kept"] += 1
 
 
+def _scrape_class(driver, label: str, out: Path, manifest: Manifest, options: ScrapeOptions, budget: int,
+                  progress: bool) -> tuple[Counter, int]:
+    """Collect up to the missing images of one class; returns its counts and the downloads made."""
+    from tqdm import tqdm
+
+    counts, requests = Counter(), 0
+    needed = options.per_class - manifest.kept(label)
+    if needed <= 0 or budget <= 0:
+        return counts, requests
+    query = options.query_template.format(label=label)
+    page_url = options.profile.search_url.format(base=options.base_url.rstrip("/"), query=quote_plus(query))
+    driver.get(page_url)
+    accept_consent(driver, options.profile)
+    seen = manifest.seen_urls(label)
+    with tqdm(total=needed, desc=label, unit="img", disable=not progress) as bar:
+        for url in candidate_urls(driver, options.profile):
+            if url[:2000] in seen:
+                continue
+            seen.add(url[:2000])
+            before = counts["kept"]
+            _process(url, label, query, page_url, out, manifest, options, counts)
+            requests += 1
+            bar.update(counts["kept"] - before)
+            if counts["kept"] >= needed or requests >= budget:
+                break
+            time.sleep(options.delay_s)
+    if counts["kept"] < needed:
+        logger.warning("%s: only %d of %d new images found", label, counts["kept"], needed)
+    return counts, requests
+
+
 def scrape(out: str | Path, options: ScrapeOptions = ScrapeOptions(), progress: bool = False) -> ScrapeSummary:
     """Top up `out/<class>/` to `options.per_class` images for every class.
 
@@ -215,40 +246,17 @@ def scrape(out: str | Path, options: ScrapeOptions = ScrapeOptions(), progress: 
     temporary name and renamed, so an interrupted run leaves no partial file and the next
     run resumes from `out/scrape_manifest.jsonl` without re-downloading anything it saw.
     """
-    from tqdm import tqdm
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    manifest, requests = Manifest(out / MANIFEST), 0
-    counts_by_class: dict[str, Counter] = {}
+    manifest, requests, counts_by_class = Manifest(out / MANIFEST), 0, {}
     profile_dir = tempfile.mkdtemp(prefix="fer-edge-chromium-")
     driver = start_browser(options, profile_dir)
     try:
         for label in options.classes:
             (out / label).mkdir(exist_ok=True)
-            counts = counts_by_class.setdefault(label, Counter())
-            needed = options.per_class - manifest.kept(label)
-            if needed <= 0 or requests >= options.max_requests:
-                continue
-            query = options.query_template.format(label=label)
-            page_url = options.profile.search_url.format(base=options.base_url.rstrip("/"), query=quote_plus(query))
-            driver.get(page_url)
-            accept_consent(driver, options.profile)
-            seen = manifest.seen_urls(label)
-            with tqdm(total=needed, desc=label, unit="img", disable=not progress) as bar:
-                for url in candidate_urls(driver, options.profile):
-                    if url[:2000] in seen:
-                        continue
-                    seen.add(url[:2000])
-                    before = counts["kept"]
-                    _process(url, label, query, page_url, out, manifest, options, counts)
-                    requests += 1
-                    bar.update(counts["kept"] - before)
-                    if counts["kept"] >= needed or requests >= options.max_requests:
-                        break
-                    time.sleep(options.delay_s)
-            if counts["kept"] < needed:
-                logger.warning("%s: only %d of %d new images found", label, counts["kept"], needed)
+            counts_by_class[label], made = _scrape_class(driver, label, out, manifest, options,
+                                                         options.max_requests - requests, progress)
+            requests += made
     finally:
         driver.quit()
         shutil.rmtree(profile_dir, ignore_errors=True)
