@@ -1,0 +1,67 @@
+"""The shipped default model: found without a network, its metadata, and a golden prediction.
+
+Regenerate the golden file after shipping a new model:
+    .venv/bin/python tests/test_default_model.py --regenerate
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_edge.interpreter import TFLiteClassifier
+from fer_edge.model_files import default_model_path, resolve_model
+from fer_edge.preprocess import to_model_pixels
+from fer_edge.synthetic import draw_face
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "default_model.json"
+FER2013_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def fixture_faces() -> np.ndarray:
+    """Deterministic cartoon faces the test makes itself (one per drawn expression)."""
+    rng = np.random.default_rng(2026)
+    return [draw_face(name, 96, rng) for name in ("happy", "sad", "surprise", "neutral", "angry")]
+
+
+def predict(classifier: TFLiteClassifier) -> np.ndarray:
+    prep = classifier.metadata.preprocessing
+    return classifier.predict_pixels(np.stack([to_model_pixels(face, prep) for face in fixture_faces()]))
+
+
+def test_default_resolves_to_the_packaged_int8_model():
+    path = default_model_path()
+    assert path == resolve_model("default") == resolve_model(None)
+    assert path.parent.name == "models" and path.parent.parent.name == "fer_edge"
+    for precision in ("fp32", "fp16", "dynamic", "int8"):
+        assert (path.parent / f"default_{precision}.tflite").exists()
+    assert (path.parent / "default.keras").exists() and (path.parent / "default.meta.json").exists()
+
+
+def test_metadata_of_the_shipped_model():
+    classifier = TFLiteClassifier(default_model_path())
+    meta = classifier.metadata
+    assert meta.labels == FER2013_LABELS
+    assert meta.extra["quantization"] == "int8"
+    assert classifier.input.dtype == np.int8 and classifier.output.dtype == np.int8
+    assert meta.preprocessing.input_shape == classifier.input.shape[1:]
+    assert meta.extra["calibration"]["samples"] >= 100
+    assert 0.5 < meta.extra["val_accuracy"] <= 1.0
+
+
+def test_golden_prediction():
+    golden = json.loads(GOLDEN.read_text())
+    probabilities = predict(TFLiteClassifier(default_model_path()))
+    np.testing.assert_allclose(probabilities, np.array(golden["probabilities"]), atol=0.02)
+    assert probabilities.argmax(axis=1).tolist() == golden["top"]
+
+
+if __name__ == "__main__" and "--regenerate" in sys.argv:
+    result = predict(TFLiteClassifier(default_model_path()))
+    GOLDEN.write_text(json.dumps({"model": default_model_path().name, "probabilities": result.round(6).tolist(),
+                                  "top": result.argmax(axis=1).tolist()}, indent=1) + "\n")
+    print(f"wrote {GOLDEN}")
