@@ -119,6 +119,19 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
     return ConversionResult(out, quant, len(data), final)
 
 
+def add_metadata_facts(path: str | Path, facts: dict) -> ModelMetadata:
+    """Merge `facts` into the `extra` of a converted model's embedded metadata (and its sidecar)."""
+    path = Path(path)
+    data = path.read_bytes()
+    current = read_embedded_json(data)
+    if current is None:
+        raise ModelError(f"{path} has no embedded fer-edge metadata")
+    updated = ModelMetadata.from_dict({**current, "extra": {**current.get("extra", {}), **facts}})
+    write_atomic(path, embed_metadata(data, updated.to_dict()))
+    save_metadata(updated, sidecar_path(path))
+    return updated
+
+
 def convert_all(keras_path: str | Path, out_dir: str | Path, calibration: str | Path | None,
                 samples: int = 300, seed: int = 0) -> list[ConversionResult]:
     """Every precision into `out_dir/<model>_<quant>.tflite` (int8 only with calibration data)."""

@@ -111,6 +111,9 @@ def test_cli_convert_with_verification_and_verify_json(trained, tmp_path):
                                  "--verify-data", str(data / "val")])
     assert result.exit_code == 0, result.output
     assert "fp16: " in result.output and "agreement" in result.output
+    embedded = read_embedded_json((tmp_path / "m.tflite").read_bytes())["extra"]["verification"]
+    assert embedded["agreement"] >= 0.995 and embedded["n"] == 400
+    assert TFLiteClassifier(tmp_path / "m.tflite").metadata.extra["verification"] == embedded
     result = runner.invoke(cli, ["verify", str(model), str(tmp_path / "m.tflite"), str(data), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["agreement"] >= 0.995

@@ -93,7 +93,7 @@ COMMANDS = (train, demo)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output .tflite (or folder).")
 @click.option("--verify-data", type=DATA_DIR, default=None,
-              help="Labeled face crops: verify each converted model against MODEL on them.")
+              help="Labeled face crops: verify each converted model against MODEL on them and embed the results.")
 def convert(model_path: Path, quant: str, calibration: Path | None, samples: int, seed: int, out: Path,
             verify_data: Path | None) -> None:
     """Convert a .keras MODEL to TensorFlow Lite, labels and preprocessing embedded.
@@ -109,7 +109,10 @@ def convert(model_path: Path, quant: str, calibration: Path | None, samples: int
         click.echo(f"{result.quant}: {result.path} ({result.size_bytes:,} bytes)")
     if verify_data is not None:
         verify_module = load_workstation("convert.verify", extra="convert")
-        rows = [verify_module.verify(model_path, r.path, verify_data).to_dict() for r in results]
+        rows = []
+        for result in results:
+            rows.append(verify_module.verify(model_path, result.path, verify_data).to_dict())
+            tflite.add_metadata_facts(result.path, {"verification": {**rows[-1], "data": str(verify_data)}})
         click.echo(verification_table(rows))
 
 
