@@ -29,11 +29,12 @@ demo: $(VENV)/.demo-installed
 test: $(VENV)/.dev-installed tools
 	$(PY) -m pytest -q -ra
 
-# Debian tools the tests use: shellcheck (firmware_scripts/), Chromium and its driver (scraper).
+# Debian tools the tests use: shellcheck (firmware_scripts/), Chromium and its driver (scraper),
+# Xvfb and xwininfo (the --display window).
 # CI runs as root and installs what is missing; elsewhere the tests that need them are skipped.
-DEBIAN_TOOLS := shellcheck chromium chromium-driver
+DEBIAN_TOOLS := shellcheck chromium chromium-driver xvfb x11-utils
 tools:
-	@missing=""; for tool in shellcheck chromium chromedriver; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in shellcheck chromium chromedriver Xvfb xwininfo; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS); } >/dev/null 2>&1 \

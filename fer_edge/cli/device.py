@@ -173,6 +173,10 @@ def info(model, as_json):
     metrics = {k: v for k, v in metadata.extra.items() if isinstance(v, (int, float, str))}
     if metrics:
         click.echo("facts:      " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
+    check = metadata.extra.get("verification")
+    if isinstance(check, dict):
+        click.echo(f"verified:   accuracy {check['tflite_accuracy']:.4f} on {check['n']} images of {check.get('data')} "
+                   f"(float {check['keras_accuracy']:.4f}, agreement {check['agreement']:.4f})")
 
 
 @click.command()
