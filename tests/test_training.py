@@ -118,3 +118,19 @@ def test_training_pipeline_shuffles_and_augments_within_range(synthetic_faces):
     assert len(images) == len(split) and images.min() >= 0.0 and images.max() <= 1.0
     assert sorted(labels.tolist()) == sorted(split.labels.tolist())
     assert labels.tolist() != split.labels.tolist()
+
+
+def test_init_from_starts_with_the_given_weights(synthetic_faces, tmp_path):
+    first = train(synthetic_faces, tmp_path / "a", TrainOptions(**{**FAST, "epochs": 3}))
+    options = TrainOptions(**{**FAST, "epochs": 1, "init_from": str(first.model_path), "learning_rate": 1e-9})
+    second = train(synthetic_faces, tmp_path / "b", options)
+    assert second.history["val_accuracy"][0] == pytest.approx(first.best_val_accuracy, abs=1e-6)
+
+
+def test_init_from_with_other_labels(synthetic_faces, tmp_path):
+    from fer_edge.synthetic import write_synthetic_dataset
+
+    other = write_synthetic_dataset(tmp_path / "other", per_class=6, size=32, classes=("angry", "happy"))
+    first = train(other, tmp_path / "a", TrainOptions(**{**FAST, "epochs": 1}))
+    with pytest.raises(FerEdgeError, match="has labels"):
+        train(synthetic_faces, tmp_path / "b", TrainOptions(**{**FAST, "init_from": str(first.model_path)}))

@@ -53,6 +53,8 @@ class TrainOptions:
     max_per_class: int = 0
     """Read at most this many training images per class (0 = all); for quick runs."""
     distribute: str = "none"
+    init_from: str = ""
+    """Start from the weights of this .keras model (same architecture and labels): fine-tuning."""
     workers: int = 4
     verbose: int = 1
 
@@ -218,6 +220,19 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     return _finish(model, dataset, run_dir, options, throughput, replicas)
 
 
+def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...]) -> None:
+    from train.keras_io import load_keras_model
+
+    source, metadata = load_keras_model(path)
+    if metadata.labels != classes:
+        raise FerEdgeError(f"--init-from {path} has labels {list(metadata.labels)}, the data has {list(classes)}")
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as exc:
+        raise FerEdgeError(f"--init-from {path} does not fit architecture {model.name}: {exc}") from exc
+    logger.info("starting from the weights of %s", path)
+
+
 def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
     prep, classes = options.preprocessing, dataset.classes
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
@@ -228,6 +243,8 @@ def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
     logger.info("%s strategy with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)
     with strategy.scope():
         model = build_model(options.arch, len(classes), prep.input_shape)
+        if options.init_from:
+            _load_initial_weights(model, options.init_from, classes)
         steps = -(-len(train_split) // options.batch_size)
         compile_model(model, options, len(classes), steps)
     throughput = ThroughputLogger(len(train_split))

@@ -40,6 +40,7 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
               help="Read at most N training images per class (0: all).")
 @click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
               show_default=True, help="mirrored: all local GPUs; multiworker: machines in TF_CONFIG.")
+@click.option("--init-from", default="", help="Start from the weights of this .keras model (fine-tuning).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last epoch.")
 def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
     """Train a model on an ImageFolder DATA (`DATA/<class>/*` or `DATA/{train,val,test}/<class>/*`).
