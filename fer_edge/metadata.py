@@ -72,6 +72,9 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, then rename it into place."""
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)

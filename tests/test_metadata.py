@@ -22,6 +22,15 @@ def test_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.meta.json"]  # no temporary file left
 
 
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    save_metadata(ModelMetadata(("a", "b")), tmp_path / "m.meta.json")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m.meta.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_sidecar_name():
     assert sidecar_path("runs/a/model.keras").name == "model.meta.json"
 

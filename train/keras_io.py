@@ -18,6 +18,7 @@ def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Pa
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
     os.close(handle)
+    os.unlink(tmp)  # Keras writes the file itself, with the usual permissions
     try:
         model.save(tmp)
         os.replace(tmp, path)
