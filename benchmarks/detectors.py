@@ -42,16 +42,22 @@ def timed(detector, image):
     return faces, (time.perf_counter() - start) * 1000
 
 
-def compare(photos: list[Path], detect_width: int = 320) -> dict:
+def compare(photos: list[Path], detect_widths: tuple[int, ...] = (320,), haar: bool = True) -> dict:
     """Run the detectors on every photo and on its 640x480 frame; return the summary.
 
-    `yunet@W` is YuNet looking at the frame shrunk to width W (boxes scaled back).
+    `yunet@W` is YuNet looking at the frame shrunk to width W (boxes scaled back); `haar` is
+    the `fer` package's cascade with its settings (needs `pip install fer --no-deps`).
     """
     from fer_edge.faces import DetectorOptions
 
-    names = ("mtcnn", "yunet", f"yunet@{detect_width}")
-    detectors = {"mtcnn": create_detector("mtcnn"), "yunet": create_detector("yunet"),
-                 names[2]: create_detector("yunet", DetectorOptions(detect_width=detect_width))}
+    detectors = {"mtcnn": create_detector("mtcnn"), "yunet": create_detector("yunet")}
+    for width in detect_widths:
+        detectors[f"yunet@{width}"] = create_detector("yunet", DetectorOptions(detect_width=width))
+    if haar:
+        from fer_edge.peers import HaarDetector, fer_data_dir
+
+        detectors["haar (fer)"] = HaarDetector(fer_data_dir() / "haarcascade_frontalface_default.xml")
+    names = tuple(detectors)
     for detector in detectors.values():  # warm-up
         detector.detect(np.full((480, 640, 3), 128, np.uint8))
     stats = {name: {"found": 0, "ms_photo": [], "ms_640x480": [], "found_640x480": 0} for name in names}
@@ -100,10 +106,12 @@ def main() -> None:
     parser.add_argument("photos", nargs="?", default=str(DEFAULT_PHOTOS))
     parser.add_argument("--json", dest="json_path", default=None)
     parser.add_argument("--every", type=int, default=1, help="use every N-th photo")
-    parser.add_argument("--detect-width", type=int, default=320, help="YuNet's reduced input width")
+    parser.add_argument("--detect-width", type=int, nargs="*", default=[320, 256],
+                        help="YuNet's reduced input widths")
+    parser.add_argument("--no-haar", action="store_true", help="leave out the fer package's Haar cascade")
     args = parser.parse_args()
     photos = [path for path, _ in scan_image_folder(args.photos).files][:: args.every]
-    result = compare(photos, args.detect_width)
+    result = compare(photos, tuple(args.detect_width), not args.no_haar)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json_path:

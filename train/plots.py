@@ -63,9 +63,11 @@ def plot_pareto(records, front_names: set[str], path: str | Path, metric: str) -
     for record in records:
         value = getattr(record, metric) or 0.0
         latency = record.latency_ms["end_to_end"]["median"]
-        axis.scatter(latency, value, color=colors.get(record.path, "black"),
-                     marker="*" if record.name in front_names else "o", s=120 if record.name in front_names else 40)
-        axis.annotate(record.name, (latency, value), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        on_front = record.name in front_names
+        axis.scatter(latency, value, color=colors.get(record.path, "black"), marker="*" if on_front else "o",
+                     s=120 if on_front else 30, alpha=1.0 if on_front else 0.6)
+        if on_front or record.path != "edge":  # label the front, the full path and peers; the rest crowd
+            axis.annotate(record.name, (latency, value), fontsize=7, xytext=(4, 4), textcoords="offset points")
     front = sorted((r for r in records if r.name in front_names), key=lambda r: r.latency_ms["end_to_end"]["median"])
     axis.plot([r.latency_ms["end_to_end"]["median"] for r in front], [getattr(r, metric) or 0.0 for r in front],
               "--", color="tab:green", label="Pareto front")
