@@ -81,8 +81,9 @@ class DetectorOptions:
         nms_threshold: IoU above which overlapping boxes are merged (YuNet).
         min_face_size: drop faces whose shorter side is below this many pixels.
         max_faces: keep at most this many faces, largest first.
-        detect_width: YuNet looks at the frame shrunk to this width (0: full size); boxes
-            are scaled back, so crops still come from the full-resolution frame.
+        detect_width: YuNet looks at the frame shrunk to this width first (0: full size only),
+            and at full size when that finds nothing; boxes are scaled back, so crops still
+            come from the full-resolution frame.
     """
 
     score_threshold: float = 0.7
@@ -181,14 +182,25 @@ class YuNetDetector:
         )
 
     def detect(self, image_rgb: np.ndarray) -> list[FaceBox]:
-        """Faces in an RGB image (YuNet itself expects BGR; converted here)."""
+        """Faces in an RGB image (YuNet itself expects BGR; converted here).
+
+        With `detect_width`, the frame is searched shrunk first and, only when that finds no
+        face, again at full size: small faces are not lost, and frames with a large face
+        cost the reduced search alone.
+        """
         check_image(image_rgb)
         bgr = self._cv2.cvtColor(image_rgb, self._cv2.COLOR_RGB2BGR)
-        scale = 1.0
-        if self.options.detect_width and image_rgb.shape[1] > self.options.detect_width:
-            scale = image_rgb.shape[1] / self.options.detect_width
-            size = (self.options.detect_width, max(1, round(image_rgb.shape[0] / scale)))
-            bgr = self._cv2.resize(bgr, size, interpolation=self._cv2.INTER_AREA)
+        width = self.options.detect_width
+        if width and image_rgb.shape[1] > width:
+            scale = image_rgb.shape[1] / width
+            small = self._cv2.resize(bgr, (width, max(1, round(image_rgb.shape[0] / scale))),
+                                     interpolation=self._cv2.INTER_AREA)
+            faces = self._run(small, scale)
+            if faces:
+                return faces
+        return self._run(bgr, 1.0)
+
+    def _run(self, bgr: np.ndarray, scale: float) -> list[FaceBox]:
         height, width = bgr.shape[:2]
         if (width, height) != self._size:
             self._net.setInputSize((width, height))

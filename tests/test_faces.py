@@ -99,3 +99,31 @@ def test_mtcnn_and_yunet_agree_on_real_photos():
     assert len(ious) >= 15
     assert np.median(ious) > 0.75
     assert np.median(diffs) < 20  # of 255: the same face, slightly shifted
+
+
+@needs_photos
+@pytest.mark.slow
+def test_reduced_width_detection_keeps_small_faces_and_scales_boxes_back():
+    from fer_edge.bench import on_canvas
+    from fer_edge.faces import DetectorOptions
+
+    full, reduced = create_detector("yunet"), create_detector("yunet", DetectorOptions(detect_width=256))
+    scales = []
+    original = reduced._run
+    reduced._run = lambda bgr, scale: scales.append(scale) or original(bgr, scale)
+    frame = on_canvas(read_image(sample_photos(40)[0]), scale=0.12)  # too small for 256 px alone
+    a, b = full.detect(frame), reduced.detect(frame)
+    assert scales == [2.5, 1.0]  # searched shrunk, found nothing, searched again at full size
+    assert a and b and b[0].iou(a[0]) > 0.95
+    scales.clear()
+    large = on_canvas(read_image(sample_photos(40)[5]))
+    a, b = full.detect(large), reduced.detect(large)
+    assert scales == [2.5]  # found at 256 px: no second search
+    assert a and b and b[0].iou(a[0]) > 0.7  # and the box is in full-frame pixels
+
+
+def test_detect_width_is_validated():
+    from fer_edge.faces import DetectorOptions
+
+    with pytest.raises(FerEdgeError, match="detection width"):
+        DetectorOptions(detect_width=16)
