@@ -26,7 +26,7 @@ def cycle(frames):
     return lambda: next(frames)
 
 
-@pytest.mark.parametrize("detect_width", [0, 320])
+@pytest.mark.parametrize("detect_width", [0, 320, 256])
 def test_detect_yunet(benchmark, frames, detect_width):
     detector = create_detector("yunet", DetectorOptions(detect_width=detect_width))
     next_frame = cycle(frames)
@@ -68,6 +68,6 @@ def test_classify_keras(benchmark, models):
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_end_to_end_edge(benchmark, frames, models, precision, threads):
     recognizer = Recognizer(TFLiteClassifier(models[0][precision], threads=threads),
-                            create_detector("yunet", DetectorOptions(detect_width=320)))
+                            create_detector("yunet", DetectorOptions(detect_width=256)))
     next_frame = cycle(frames)
     benchmark(lambda: recognizer.recognize(next_frame()))
