@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from convert.calibration import calibration_pixels
-from convert.tflite import QUANTIZATIONS, convert_all, convert_model
+from convert.tflite import QUANTIZATIONS, convert_model
 from convert.verify import verify
 from fer_edge.cli import cli
 from fer_edge.dataset import load_labeled_folder

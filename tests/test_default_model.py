@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from fer_edge.interpreter import TFLiteClassifier
 from fer_edge.model_files import default_model_path, resolve_model

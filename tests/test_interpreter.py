@@ -11,7 +11,7 @@ import pytest
 
 from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.interpreter import TensorInfo, TFLiteClassifier, dequantize, load_delegates, quantize
-from fer_edge.tflite_metadata import load_tflite_metadata, read_embedded_json
+from fer_edge.tflite_metadata import read_embedded_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
