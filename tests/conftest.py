@@ -81,3 +81,33 @@ def converted(trained):
 
     model, data, root = trained
     return {r.quant: r for r in convert_all(model, root / "tflite", data, samples=120)}
+
+
+def write_video(path, frames_bgr, fps=10):
+    """Write BGR frames to an .mp4 with OpenCV; return the path."""
+    import cv2
+
+    height, width = frames_bgr[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for frame in frames_bgr:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture()
+def red_video(tmp_path):
+    """12 frames of pure red (BGR on disk), 64x48."""
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[..., 2] = 255
+    return write_video(tmp_path / "red.mp4", [frame] * 12)
+
+
+@pytest.fixture(scope="session")
+def recognizer(converted):
+    """The int8 test model behind the whole-image detector."""
+    from fer_edge.faces import WholeImageDetector
+    from fer_edge.interpreter import TFLiteClassifier
+    from fer_edge.recognizer import Recognizer
+
+    return Recognizer(TFLiteClassifier(converted["int8"].path), WholeImageDetector())

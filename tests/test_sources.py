@@ -1,0 +1,106 @@
+"""Frame sources: video files, cameras that drop, corrupt frames, and Picamera2 (faked)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from fer_edge.errors import FerEdgeError
+from fer_edge.sources import OpenCVSource, PicameraSource, SourceOptions
+
+
+def test_video_file_source_yields_rgb_and_ends(red_video):
+    source = OpenCVSource(str(red_video))
+    frames = list(source.frames())
+    assert len(frames) == 12 and source.stats.frames == 12
+    assert frames[0][..., 0].mean() > 200 and frames[0][..., 2].mean() < 50  # red stays red in RGB
+
+
+def test_unopenable_sources(tmp_path):
+    with pytest.raises(FerEdgeError, match="cannot open video source"):
+        OpenCVSource(str(tmp_path / "missing.mp4"))
+    with pytest.raises(FerEdgeError, match="cannot open camera '9'"):
+        OpenCVSource("9", capture_factory=lambda target: FakeCapture([], opened=False))
+
+
+class FakeCapture:
+    """Scripted capture: a list of (ok, frame) reads; then read() fails."""
+
+    def __init__(self, reads, opened=True):
+        self.reads, self.opened = list(reads), opened
+
+    def isOpened(self):
+        return self.opened
+
+    def read(self):
+        return self.reads.pop(0) if self.reads else (False, None)
+
+    def set(self, *args):
+        return True
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        pass
+
+
+def test_dropped_camera_is_reopened_with_backoff_and_corrupt_frames_counted():
+    good = (True, np.zeros((8, 8, 3), np.uint8))
+    scripts = [[good, good, (True, None), good], None, [good, good]]  # drop; one failed reopen; recover
+    sleeps = []
+
+    def factory(target):
+        script = scripts.pop(0) if scripts else None
+        return FakeCapture(script or [], opened=script is not None)
+
+    source = OpenCVSource("0", SourceOptions(reopen_attempts=3, backoff_s=0.1), factory, sleeps.append)
+    frames = []
+    with pytest.raises(FerEdgeError, match="could not reopen"):
+        for frame in source.frames():
+            frames.append(frame)
+    assert len(frames) == 5
+    assert source.stats.corrupt == 1 and source.stats.reopens == 1
+    assert sleeps[:2] == [0.1, 0.2]  # backoff doubles after the failed try
+
+
+def test_picamera_source_with_a_fake_module(monkeypatch):
+    calls = []
+
+    class FakePicamera2:
+        def create_video_configuration(self, main):
+            calls.append(main)
+            return main
+
+        def configure(self, config):
+            pass
+
+        def start(self):
+            pass
+
+        def capture_array(self):
+            frame = np.zeros((4, 4, 3), np.uint8)
+            frame[..., 0] = 255  # blue first: RGB888 is BGR in memory
+            return frame
+
+        def stop(self):
+            calls.append("stop")
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
+    source = PicameraSource(SourceOptions(width=320, height=240))
+    frame = next(source.frames())
+    assert frame[0, 0].tolist() == [0, 0, 255]
+    source.close()
+    assert calls == [{"format": "RGB888", "size": (320, 240)}, "stop"]
+
+
+def test_picamera_missing_gives_the_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    with pytest.raises(FerEdgeError, match="python3-picamera2.*--system-site-packages"):
+        PicameraSource()
