@@ -40,8 +40,10 @@ def main() -> None:
         from fer_edge.peers import fer_peer
 
         classifiers["fer (mini-Xception)"] = fer_peer()[1]
-    results = {name: {"accuracy": accuracy(c, args.data)[0], "ms": []} for name, c in classifiers.items()}
-    inputs = {name: accuracy(c, args.data)[1][: args.runs] for name, c in classifiers.items()}
+    results, inputs = {}, {}
+    for name, classifier in classifiers.items():
+        score, pixels = accuracy(classifier, args.data)
+        results[name], inputs[name] = {"accuracy": score, "ms": []}, pixels[: args.runs]
     for index in range(args.runs):  # interleaved: one face per model per round
         for name, classifier in classifiers.items():
             start = time.perf_counter()

@@ -106,6 +106,8 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
         extra["calibration"] = {"samples": int(len(pixels)), "seed": seed, "data": Path(calibration).name}
     final = ModelMetadata(metadata.labels, metadata.preprocessing, metadata.arch, extra)
     data = embed_metadata(converted, final.to_dict())
+    if read_embedded_json(data) is None:
+        raise ModelError(f"metadata could not be embedded in the {quant} model")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -113,8 +115,6 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
         save_metadata(final, sidecar_path(out))
     except OSError as exc:
         raise FerEdgeError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    if read_embedded_json(out.read_bytes()) is None:
-        raise ModelError(f"metadata was not embedded in {out}")
     logger.info("wrote %s (%s, %d bytes)", out, quant, len(data))
     return ConversionResult(out, quant, len(data), final)
 

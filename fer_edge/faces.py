@@ -189,16 +189,15 @@ class YuNetDetector:
         cost the reduced search alone.
         """
         check_image(image_rgb)
-        bgr = self._cv2.cvtColor(image_rgb, self._cv2.COLOR_RGB2BGR)
-        width = self.options.detect_width
+        cv2, width = self._cv2, self.options.detect_width
         if width and image_rgb.shape[1] > width:
             scale = image_rgb.shape[1] / width
-            small = self._cv2.resize(bgr, (width, max(1, round(image_rgb.shape[0] / scale))),
-                                     interpolation=self._cv2.INTER_AREA)
-            faces = self._run(small, scale)
+            small = cv2.resize(image_rgb, (width, max(1, round(image_rgb.shape[0] / scale))),
+                               interpolation=cv2.INTER_AREA)
+            faces = self._run(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), scale)
             if faces:
-                return faces
-        return self._run(bgr, 1.0)
+                return faces  # the full frame was never converted
+        return self._run(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), 1.0)
 
     def _run(self, bgr: np.ndarray, scale: float) -> list[FaceBox]:
         height, width = bgr.shape[:2]
