@@ -34,7 +34,8 @@ class ConversionResult:
     metadata: ModelMetadata
 
 
-def _converter(model, quant: str, calibration: np.ndarray | None, metadata: ModelMetadata):
+def _converter(model, quant: str, calibration: np.ndarray | None, metadata: ModelMetadata,
+               per_tensor: bool = False):
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quant == "fp32":
         return converter
@@ -47,6 +48,9 @@ def _converter(model, quant: str, calibration: np.ndarray | None, metadata: Mode
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+        # One scale per weight tensor instead of one per output channel: each per-channel
+        # scale costs 12 bytes (float32 scale + int64 zero point) on the weights and again on the biases.
+        converter._experimental_disable_per_channel = per_tensor
     return converter
 
 
@@ -76,13 +80,16 @@ def _io_quantization(model_bytes: bytes) -> dict:
 
 
 def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
-                  calibration: str | Path | None = None, samples: int = 300, seed: int = 0) -> ConversionResult:
+                  calibration: str | Path | None = None, samples: int = 300, seed: int = 0,
+                  per_tensor: bool = False) -> ConversionResult:
     """Convert a `.keras` model (with its `.meta.json`) to `out` (.tflite) at precision `quant`.
 
     int8 is full-integer (int8 input and output, integer ops only), calibrated on about
     `samples` real face crops from the ImageFolder `calibration` through the shared
     preprocessing. The metadata (labels, preprocessing, I/O quantization) is embedded in
     the file, and also written beside it as `<name>.meta.json`. Files appear atomically.
+    `per_tensor` gives int8 weights one scale per tensor rather than per output channel:
+    a smaller file, at an accuracy cost that depends on the model (measure it with verify).
 
     Raises:
         FerEdgeError: unknown precision, int8 without calibration data, unreadable model,
@@ -96,7 +103,7 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
     pixels = calibration_pixels(calibration, metadata.preprocessing, samples, seed) if quant == "int8" else None
     try:
         with contextlib.redirect_stdout(io.StringIO()) as chatter:  # Keras prints its export summary
-            converted = _converter(model, quant, pixels, metadata).convert()
+            converted = _converter(model, quant, pixels, metadata, per_tensor).convert()
         logger.debug("converter output: %s", chatter.getvalue())
     except Exception as exc:  # TensorFlow's converter raises many unrelated types
         raise ModelError(f"TensorFlow Lite conversion of {keras_path} to {quant} failed: {exc}") from exc
@@ -104,6 +111,7 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
              "source_model": Path(keras_path).name}
     if pixels is not None:
         extra["calibration"] = {"samples": int(len(pixels)), "seed": seed, "data": Path(calibration).name}
+        extra["weight_scales"] = "per-tensor" if per_tensor else "per-channel"
     final = ModelMetadata(metadata.labels, metadata.preprocessing, metadata.arch, extra)
     data = embed_metadata(converted, final.to_dict())
     if read_embedded_json(data) is None:
@@ -133,10 +141,10 @@ def add_metadata_facts(path: str | Path, facts: dict) -> ModelMetadata:
 
 
 def convert_all(keras_path: str | Path, out_dir: str | Path, calibration: str | Path | None,
-                samples: int = 300, seed: int = 0) -> list[ConversionResult]:
+                samples: int = 300, seed: int = 0, per_tensor: bool = False) -> list[ConversionResult]:
     """Every precision into `out_dir/<model>_<quant>.tflite` (int8 only with calibration data)."""
     if calibration is None:
         raise FerEdgeError("--quant all includes int8, which needs --calibration DATA")
     stem = Path(keras_path).stem
-    return [convert_model(keras_path, Path(out_dir) / f"{stem}_{quant}.tflite", quant, calibration, samples, seed)
-            for quant in QUANTIZATIONS]
+    return [convert_model(keras_path, Path(out_dir) / f"{stem}_{quant}.tflite", quant, calibration, samples, seed,
+                          per_tensor) for quant in QUANTIZATIONS]

@@ -50,6 +50,44 @@ def test_verification_bars(trained, converted):
     assert abs(results["int8"].tflite_accuracy - results["int8"].keras_accuracy) <= 0.015
 
 
+def _weight_scale_counts(path) -> list[int]:
+    """Number of scales on each int8 constant tensor (the weights) of a .tflite file."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(path))  # not allocated: only constants have data
+    counts = []
+    for detail in interpreter.get_tensor_details():
+        if detail["dtype"] != np.int8:
+            continue
+        try:
+            interpreter.get_tensor(detail["index"])
+        except ValueError:  # an activation
+            continue
+        counts.append(detail["quantization_parameters"]["scales"].size)
+    return counts
+
+
+def test_per_tensor_int8_is_smaller_and_still_agrees(trained, converted, tmp_path):
+    model, data, _ = trained
+    per_tensor = convert_model(model, tmp_path / "pt.tflite", "int8", data, samples=120, per_tensor=True)
+    assert per_tensor.metadata.extra["weight_scales"] == "per-tensor"
+    assert converted["int8"].metadata.extra["weight_scales"] == "per-channel"
+    assert max(_weight_scale_counts(converted["int8"].path)) > 1
+    assert set(_weight_scale_counts(per_tensor.path)) == {1}
+    assert per_tensor.size_bytes < converted["int8"].size_bytes
+    result = verify(model, per_tensor.path, data, split="val")
+    assert result.agreement >= 0.95
+
+
+def test_cli_per_tensor_flag(trained, tmp_path):
+    model, data, _ = trained
+    result = CliRunner().invoke(cli, ["convert", str(model), "--quant", "int8", "--calibration", str(data),
+                                      "--samples", "120", "--per-tensor", "--out", str(tmp_path / "pt.tflite")])
+    assert result.exit_code == 0, result.output
+    assert set(_weight_scale_counts(tmp_path / "pt.tflite")) == {1}
+    assert TFLiteClassifier(tmp_path / "pt.tflite").metadata.extra["weight_scales"] == "per-tensor"
+
+
 def test_tflite_matches_keras_on_a_batch_and_one_by_one(trained, converted):
     model, data, _ = trained
     _, split, _ = load_labeled_folder(data / "val", Preprocessing((32, 32)))

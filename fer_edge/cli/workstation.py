@@ -92,20 +92,22 @@ COMMANDS = (train, demo)
 @click.option("--samples", default=300, show_default=True, type=click.IntRange(min=1),
               help="Calibration images, stratified by class.")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--per-tensor", is_flag=True,
+              help="int8: one weight scale per tensor, not per output channel (smaller file; check with --verify-data).")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output .tflite (or folder).")
 @click.option("--verify-data", type=DATA_DIR, default=None,
               help="Labeled face crops: verify each converted model against MODEL on them and embed the results.")
-def convert(model_path: Path, quant: str, calibration: Path | None, samples: int, seed: int, out: Path,
-            verify_data: Path | None) -> None:
+def convert(model_path: Path, quant: str, calibration: Path | None, samples: int, seed: int, per_tensor: bool,
+            out: Path, verify_data: Path | None) -> None:
     """Convert a .keras MODEL to TensorFlow Lite, labels and preprocessing embedded.
 
     Example: fer-edge convert runs/paper/model.keras --quant int8 --calibration ../shared/data/fer2013 --out paper_int8.tflite
     """
     tflite = load_workstation("convert.tflite", extra="convert")
     if quant == "all":
-        results = tflite.convert_all(model_path, out, calibration, samples, seed)
+        results = tflite.convert_all(model_path, out, calibration, samples, seed, per_tensor)
     else:
-        results = [tflite.convert_model(model_path, out, quant, calibration, samples, seed)]
+        results = [tflite.convert_model(model_path, out, quant, calibration, samples, seed, per_tensor)]
     for result in results:
         click.echo(f"{result.quant}: {result.path} ({result.size_bytes:,} bytes)")
     if verify_data is not None:
