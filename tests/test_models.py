@@ -51,3 +51,29 @@ def test_registry_errors():
         build_model("nope", 7, (64, 64, 3))
     with pytest.raises(FerEdgeError, match="already registered"):
         register_model("paper_cnn")(lambda n, s: None)
+
+
+@pytest.mark.parametrize("name, params, middle_blocks", [("sepnet", 190_199, 0), ("sepnet_deep", 262_391, 2)])
+def test_edge_architectures(name, params, middle_blocks):
+    model = build_model(name, 7, (48, 48, 1))
+    assert model.count_params() == params
+    assert sum(layer.name.endswith("_add") and "middle" in layer.name for layer in model.layers) == middle_blocks
+    shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
+    assert shapes["block2_out"] == (6, 6, 128) and shapes["block3_out"] == (3, 3, 256)
+    if middle_blocks:
+        assert shapes["block2_middle2_out"] == (6, 6, 128)
+    probabilities = model.predict(np.random.default_rng(0).random((2, 48, 48, 1), np.float32), verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_sepnet_still_loads_the_weights_it_shipped_with():
+    from pathlib import Path
+
+    import keras
+
+    shipped = Path(__file__).resolve().parents[1] / "fer_edge" / "models" / "default.keras"
+    model = keras.models.load_model(shipped, compile=False)
+    rebuilt = build_model(model.name, 7, model.input_shape[1:])
+    rebuilt.set_weights(model.get_weights())
+    pixels = np.random.default_rng(1).random((3,) + model.input_shape[1:], np.float32)
+    np.testing.assert_allclose(rebuilt(pixels), model(pixels), atol=1e-6)
