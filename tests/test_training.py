@@ -27,6 +27,8 @@ def test_run_writes_model_metadata_and_history(synthetic_faces, tmp_path):
     metadata = load_metadata(tmp_path / "run" / "model.meta.json")
     assert metadata.labels == ("happy", "sad", "surprise")
     assert metadata.preprocessing == Preprocessing((32, 32))
+    assert metadata.extra["train_options"] == json.loads((tmp_path / "run" / "options.json").read_text())
+    assert metadata.extra["train_options"]["epochs"] == FAST["epochs"]
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     for key in ("loss", "accuracy", "precision", "recall", "f1", "val_loss", "val_accuracy", "val_precision", "val_recall"):
         assert len(history[key]) == 3

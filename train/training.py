@@ -264,7 +264,8 @@ def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throu
     metadata = ModelMetadata(
         labels=dataset.classes, preprocessing=options.preprocessing, arch=options.arch,
         extra={"best_epoch": best_epoch + 1, "val_accuracy": history[MONITOR][best_epoch],
-               "train_images": len(dataset.splits["train"]), "seed": options.seed},
+               "train_images": len(dataset.splits["train"]), "seed": options.seed,
+               "train_options": asdict(options)},
     )
     model_path = save_keras_model(model, metadata, run_dir / "model.keras")
     rates = throughput.rates[1:] or throughput.rates  # the first epoch includes tracing
