@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test clean tools
+.PHONY: demo test clean tools default-model
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,25 @@ demo: $(VENV)/.demo-installed
 
 test: $(VENV)/.dev-installed tools
 	$(PY) -m pytest -q -ra
+
+# Reproduces the shipped default model from ../shared/data/fer2013 (about 100 minutes on 2 cores):
+# train, copy into the package, convert to every precision (verified on val), report, regenerate the golden test.
+FER2013 ?= ../shared/data/fer2013
+DEFAULT_RUN ?= runs/default
+DEFAULT_RECIPE := --arch sepnet_deep --image-size 48 --color-mode grayscale --batch-size 64 --lr 2e-3 \
+	--lr-schedule cosine --label-smoothing 0.1 --epochs 80
+DEFAULT_CONVERT := --quant all --calibration $(FER2013) --samples 500 --per-tensor
+default-model: $(VENV)/.demo-installed
+	$(VENV)/bin/fer-edge train $(FER2013) --out $(DEFAULT_RUN) $(DEFAULT_RECIPE)
+	install -m 644 $(DEFAULT_RUN)/model.keras fer_edge/models/default.keras
+	install -m 644 $(DEFAULT_RUN)/model.meta.json fer_edge/models/default.meta.json
+	$(VENV)/bin/fer-edge convert fer_edge/models/default.keras $(DEFAULT_CONVERT) --out fer_edge/models/ \
+		--verify-data $(FER2013)/val
+	$(VENV)/bin/fer-edge evaluate $(DEFAULT_RUN)/model.keras $(FER2013) --split val   # float; draws the curves
+	$(VENV)/bin/fer-edge evaluate default $(FER2013) --split val --out docs/default-model
+	cp $(DEFAULT_RUN)/history.json $(DEFAULT_RUN)/options.json $(DEFAULT_RUN)/eval/training_curves.png docs/default-model/
+	rm docs/default-model/predictions.csv
+	$(PY) tests/test_default_model.py --regenerate
 
 # Debian tools the tests use: shellcheck (firmware_scripts/), Chromium and its driver (scraper),
 # Xvfb and xwininfo (the --display window).
