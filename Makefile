@@ -38,7 +38,8 @@ DEFAULT_RECIPE := --arch sepnet_deep --image-size 48 --color-mode grayscale --ba
 DEFAULT_CONVERT := --quant all --calibration $(FER2013) --samples 500 --per-tensor
 default-model: $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FER2013) --out $(DEFAULT_RUN) $(DEFAULT_RECIPE)
-	install -m 644 $(DEFAULT_RUN)/model.keras fer_edge/models/default.keras
+	$(PY) -c 'import keras, sys; keras.models.load_model(sys.argv[1], compile=False).save(sys.argv[2])' \
+		$(DEFAULT_RUN)/model.keras fer_edge/models/default.keras   # without the optimizer state: a third of the size
 	install -m 644 $(DEFAULT_RUN)/model.meta.json fer_edge/models/default.meta.json
 	$(VENV)/bin/fer-edge convert fer_edge/models/default.keras $(DEFAULT_CONVERT) --out fer_edge/models/ \
 		--verify-data $(FER2013)/val

