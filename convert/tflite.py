@@ -92,13 +92,15 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
     a smaller file, at an accuracy cost that depends on the model (measure it with verify).
 
     Raises:
-        FerEdgeError: unknown precision, int8 without calibration data, unreadable model,
-            or a conversion TensorFlow rejects.
+        FerEdgeError: unknown precision, int8 without calibration data, `per_tensor` with another
+            precision, unreadable model, or a conversion TensorFlow rejects.
     """
     if quant not in QUANTIZATIONS:
         raise FerEdgeError(f"unknown precision {quant!r}; choose one of: {', '.join(QUANTIZATIONS)}")
     if quant == "int8" and calibration is None:
         raise FerEdgeError("int8 needs real calibration images: pass --calibration DATA (an ImageFolder of faces)")
+    if per_tensor and quant != "int8":
+        raise FerEdgeError(f"--per-tensor applies to int8 only, not {quant}")
     model, metadata = load_keras_model(keras_path)
     pixels = calibration_pixels(calibration, metadata.preprocessing, samples, seed) if quant == "int8" else None
     try:
@@ -147,4 +149,4 @@ def convert_all(keras_path: str | Path, out_dir: str | Path, calibration: str | 
         raise FerEdgeError("--quant all includes int8, which needs --calibration DATA")
     stem = Path(keras_path).stem
     return [convert_model(keras_path, Path(out_dir) / f"{stem}_{quant}.tflite", quant, calibration, samples, seed,
-                          per_tensor) for quant in QUANTIZATIONS]
+                          per_tensor and quant == "int8") for quant in QUANTIZATIONS]

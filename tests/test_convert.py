@@ -86,6 +86,10 @@ def test_cli_per_tensor_flag(trained, tmp_path):
     assert result.exit_code == 0, result.output
     assert set(_weight_scale_counts(tmp_path / "pt.tflite")) == {1}
     assert TFLiteClassifier(tmp_path / "pt.tflite").metadata.extra["weight_scales"] == "per-tensor"
+    result = CliRunner().invoke(cli, ["convert", str(model), "--quant", "fp16", "--per-tensor",
+                                      "--out", str(tmp_path / "f16.tflite")])
+    assert result.exit_code == 1 and "Error: --per-tensor applies to int8 only, not fp16" in result.output
+    assert not (tmp_path / "f16.tflite").exists()
 
 
 def test_tflite_matches_keras_on_a_batch_and_one_by_one(trained, converted):
