@@ -139,6 +139,8 @@ def test_demo_on_generated_data(tmp_path):
     assert result.exit_code == 0, result.output
     assert "accuracy" in result.output and "agreement" in result.output
     assert "full mtcnn+keras" in result.output and "edge yunet@320+model_int8 x1" in result.output
+    assert "edge yunet@320+default_int8 x1" in result.output  # the shipped model, benchmarked beside it
+    assert "shipped default model" not in result.output  # no accuracy of it on cartoon faces
     assert (tmp_path / "demo" / "model_int8.tflite").exists()
     for name in ("metrics.json", "confusion_matrix.png", "training_curves.png"):
         assert (tmp_path / "demo" / "report" / name).exists()

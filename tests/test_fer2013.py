@@ -48,3 +48,12 @@ def test_conversion_bars_on_fer2013_val(tmp_path):
     assert checks["fp16"].agreement >= 0.995
     assert checks["int8"].agreement >= 0.98
     assert abs(checks["int8"].tflite_accuracy - checks["int8"].keras_accuracy) <= 0.015
+
+
+def test_demo_on_fer2013_reports_the_shipped_model_beside_its_own(tmp_path):
+    from train.demo import run_demo
+
+    result = run_demo(tmp_path / "demo", FER2013, epochs=1, max_per_class=30)
+    assert result.metrics["n"] == 3266
+    assert result.default_accuracy == pytest.approx(0.6387, abs=0.0005)  # as in the README's model card
+    assert {record.name for record in result.bench} >= {"edge yunet+default_int8 x1", "edge yunet+model_int8 x1"}

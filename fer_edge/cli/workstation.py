@@ -75,6 +75,9 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
     click.echo(f"data: {result.data}")
     click.echo(metrics_table(result.metrics))
     click.echo(verification_table([result.verification]))
+    if result.default_accuracy is not None:
+        click.echo(f"shipped default model (int8) on the same val split: accuracy {result.default_accuracy:.4f} "
+                   f"(this demo's briefly trained model: {result.metrics['accuracy']:.4f})")
     click.echo(bench_table(result.bench))
     for name, path in result.files.items():
         click.echo(f"{name}: {path}")
