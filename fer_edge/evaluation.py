@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.crops import crop_face
-from fer_edge.dataset import Split, has_split_folders, load_labeled_folder
+from fer_edge.dataset import Split, has_split_folders, load_labeled_folder, split_folder
 from fer_edge.errors import DatasetError, ImageDecodeError
+from fer_edge.labels import canonical_label
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.metrics import ClassificationReport, classification_report
 from fer_edge.preprocess import to_model_pixels
@@ -39,17 +40,18 @@ class Evaluation:
 
 
 def map_classes_to_labels(classes: tuple[str, ...], labels: tuple[str, ...]) -> np.ndarray:
-    """Index of each dataset class in the model's labels, matched by name.
+    """Index of each dataset class in the model's labels, matched by name (`angry` matches `anger`).
 
     Raises:
         DatasetError: a dataset class is not one of the model's labels.
     """
-    unknown = [name for name in classes if name not in labels]
+    model_names = [canonical_label(name) for name in labels]
+    unknown = [name for name in classes if canonical_label(name) not in model_names]
     if unknown:
         raise DatasetError(
             f"dataset classes {unknown} are not labels of the model (model labels: {list(labels)})"
         )
-    return np.array([labels.index(name) for name in classes], dtype=np.int64)
+    return np.array([model_names.index(canonical_label(name)) for name in classes], dtype=np.int64)
 
 
 def resolve_eval_folder(data: str | Path, split: str | None) -> Path:
@@ -59,8 +61,8 @@ def resolve_eval_folder(data: str | Path, split: str | None) -> Path:
         return data / split
     if has_split_folders(data):
         for name in ("test", "val"):
-            if (data / name).is_dir():
-                return data / name
+            if (folder := split_folder(data, name)) is not None:
+                return folder
     return data
 
 

@@ -38,24 +38,24 @@ def make_dataset(
     augment: bool = False,
     seed: int = 42,
 ) -> tf.data.Dataset:
-    """Build a tf.data pipeline of (normalized images, one-hot labels) batches.
+    """Build a tf.data pipeline of (normalized images, targets) batches: soft targets or one-hot labels.
 
     The decoded pixels live in memory (cached), batches are shuffled per epoch
     with `seed`, augmented in parallel map calls, and prefetched so the model,
     not the input, limits training speed.
     """
-    data = tf.data.Dataset.from_tensor_slices((split.pixels, split.labels)).cache()
+    data = tf.data.Dataset.from_tensor_slices((split.pixels, split.target_matrix(num_classes))).cache()
     if training:
         data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
     augment_layers = augmenter(seed) if (training and augment) else None
 
-    def transform(pixels, labels):
+    def transform(pixels, targets):
         images = tf.cast(pixels, tf.float32)
         if augment_layers is not None:
             images = tf.clip_by_value(augment_layers(images, training=True), 0.0, 255.0)
         images = normalize_tensor(images, prep)
-        return images, tf.one_hot(labels, num_classes)
+        return images, targets
 
     data = data.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)

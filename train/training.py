@@ -52,6 +52,12 @@ class TrainOptions:
     test_fraction: float = 0.0
     max_per_class: int = 0
     """Read at most this many training images per class (0 = all); for quick runs."""
+    label_mode: str = "majority"
+    """Vote-labelled data (FER+): train on majority labels or on the vote shares ("probability")."""
+    blend_labels: str = ""
+    """An ImageFolder of the same faces (e.g. FER2013) whose labels are blended into the targets."""
+    blend_weight: float = 0.4
+    """Weight of the `blend_labels` one-hot label in the target."""
     distribute: str = "none"
     init_from: str = ""
     """Start from the weights of this .keras model (same architecture and labels): fine-tuning."""
@@ -213,11 +219,23 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     _set_determinism(options.seed)
     prep = options.preprocessing
     dataset = load_dataset(data_root, prep, options.val_fraction, options.test_fraction,
-                           options.seed, options.workers, options.verbose > 0, options.max_per_class)
-    dataset = _ensure_val_split(dataset, options)
+                           options.seed, options.workers, options.verbose > 0, options.max_per_class,
+                           options.label_mode)
+    dataset = _ensure_val_split(_blend(dataset, options), options)
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
     model, throughput, replicas = _fit(dataset, run_dir, options, resume)
     return _finish(model, dataset, run_dir, options, throughput, replicas)
+
+
+def _blend(dataset: Dataset, options: TrainOptions) -> Dataset:
+    """Training targets with `options.blend_labels` blended in (the dataset as it is without)."""
+    if not options.blend_labels:
+        return dataset
+    from train.targets import blend_labels
+
+    train_split = blend_labels(dataset.splits["train"], dataset.classes, options.blend_labels,
+                               options.blend_weight, options.preprocessing, options.workers)
+    return Dataset(dataset.classes, {**dataset.splits, "train": train_split}, dataset.skipped)
 
 
 def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...]) -> None:

@@ -38,6 +38,12 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--test-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 0.9))
 @click.option("--max-per-class", default=0, show_default=True, type=click.IntRange(min=0),
               help="Read at most N training images per class (0: all).")
+@click.option("--label-mode", type=click.Choice(["majority", "probability"]), default="majority", show_default=True,
+              help="Vote-labelled data (FER+ label.csv): majority labels, or vote shares as soft targets.")
+@click.option("--blend-labels", type=DATA_DIR, default="",
+              help="ImageFolder of the same faces (e.g. FER2013) whose labels are blended into the targets.")
+@click.option("--blend-weight", default=0.4, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Weight of the --blend-labels label in each matched face's target.")
 @click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
               show_default=True, help="mirrored: all local GPUs; multiworker: machines in TF_CONFIG.")
 @click.option("--init-from", default="", help="Start from the weights of this .keras model (fine-tuning).")
@@ -48,6 +54,7 @@ def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
     Example: fer-edge train ../shared/data/fer2013 --out runs/paper --epochs 30
     """
     training = load_workstation("train.training")
+    options["blend_labels"] = str(options["blend_labels"] or "")
     result = training.train(data, run_dir, training.TrainOptions(**options), resume=resume)
     click.echo(f"best epoch {result.best_epoch}: val accuracy {result.best_val_accuracy:.4f}")
     click.echo(f"training throughput: {result.train_images_per_second:.0f} images/s (median epoch)")

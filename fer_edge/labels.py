@@ -1,0 +1,20 @@
+"""Label names: one spelling per expression, so datasets and models with different spellings match."""
+
+from __future__ import annotations
+
+ALIASES = {
+    "angry": "anger",
+    "happy": "happiness",
+    "sad": "sadness",
+    "surprised": "surprise",
+    "disgusted": "disgust",
+    "fearful": "fear",
+    "scared": "fear",
+}
+"""Other spellings (FER2013's folder names, `fer`'s labels) -> the FER+ spelling."""
+
+
+def canonical_label(name: str) -> str:
+    """The FER+ spelling of an expression name (`angry` -> `anger`); unknown names lower-cased as they are."""
+    key = name.strip().lower()
+    return ALIASES.get(key, key)
