@@ -39,9 +39,9 @@ def main() -> None:
 
     from fer_edge.dataset import load_dataset
     from fer_edge.preprocess import Preprocessing
-    from train.models import build_model
-    from train.pipeline import make_dataset
-    from train.training import TrainOptions, compile_model
+    from fer_edge.train.models import build_model
+    from fer_edge.train.pipeline import make_dataset
+    from fer_edge.train.training import TrainOptions, compile_model
 
     prep, batch_size = Preprocessing(), 32
     dataset = load_dataset(args.data, prep, max_per_class=args.max_per_class)

@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("model")
     parser.add_argument("--ms", type=float, default=None, help="measured classifier latency per face")
     args = parser.parse_args()
-    from train.keras_io import load_keras_model
+    from fer_edge.train.keras_io import load_keras_model
 
     model, _ = load_keras_model(args.model)
     macs = sum(layer_macs(layer) for layer in model.layers)

@@ -57,7 +57,7 @@ def test_classify(benchmark, models, precision, threads):
 
 
 def test_classify_keras(benchmark, models):
-    from train.keras_io import KerasClassifier
+    from fer_edge.train.keras_io import KerasClassifier
 
     classifier = KerasClassifier(models[1])
     pixels = np.zeros((1, *classifier.metadata.preprocessing.input_shape), np.uint8)
@@ -70,4 +70,4 @@ def test_end_to_end_edge(benchmark, frames, models, precision, threads):
     recognizer = Recognizer(TFLiteClassifier(models[0][precision], threads=threads),
                             create_detector("yunet", DetectorOptions(detect_width=256)))
     next_frame = cycle(frames)
-    benchmark(lambda: recognizer.recognize(next_frame()))
+    benchmark(lambda: recognizer.recognize_rgb(next_frame()))

@@ -6,18 +6,18 @@ import contextlib
 import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from convert.calibration import calibration_pixels
+from fer_edge.convert.calibration import calibration_pixels
 from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path, write_atomic
 from fer_edge.preprocess import normalize
 from fer_edge.tflite_metadata import METADATA_NAME, read_embedded_json
-from train.keras_io import load_keras_model
+from fer_edge.train.keras_io import load_keras_model
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
     if pixels is not None:
         extra["calibration"] = {"samples": int(len(pixels)), "seed": seed, "data": Path(calibration).name}
         extra["weight_scales"] = "per-tensor" if per_tensor else "per-channel"
-    final = ModelMetadata(metadata.labels, metadata.preprocessing, metadata.arch, extra)
+    final = replace(metadata, extra=extra)  # crops and tta travel unchanged
     data = embed_metadata(converted, final.to_dict())
     if read_embedded_json(data) is None:
         raise ModelError(f"metadata could not be embedded in the {quant} model")

@@ -10,8 +10,8 @@ import numpy as np
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.interpreter import TFLiteClassifier
 from fer_edge.evaluation import map_classes_to_labels, resolve_eval_folder
-from train.evaluation import predict_pixels
-from train.keras_io import load_keras_model
+from fer_edge.train.evaluation import predict_pixels
+from fer_edge.train.keras_io import load_keras_model
 
 
 @dataclass(frozen=True)

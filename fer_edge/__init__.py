@@ -1,7 +1,41 @@
-"""fer-edge: facial expression recognition for Raspberry Pi kiosks (TensorFlow-free runtime)."""
+"""fer-edge: facial expression recognition for Raspberry Pi kiosks (TensorFlow-free runtime).
 
-from fer_edge.errors import FerEdgeError
+    import fer_edge
+    recognizer = fer_edge.Recognizer.load("default")
+    for face in recognizer.recognize("photo.jpg"):
+        print(face.label, face.confidence, face.box)
+"""
 
-__version__ = "0.1.0"
+from fer_edge.crops import CropGeometry, crop_face
+from fer_edge.errors import DatasetError, FerEdgeError, ImageDecodeError, MissingDependencyError, ModelError
+from fer_edge.faces import DetectorOptions, FaceBox, create_detector
+from fer_edge.images import read_image
+from fer_edge.metadata import ModelMetadata
+from fer_edge.model_files import load_classifier
+from fer_edge.preprocess import Preprocessing, to_model_pixels
+from fer_edge.recognizer import FaceResult, Recognizer
+from fer_edge.results import ClassProbabilities
 
-__all__ = ["FerEdgeError", "__version__"]
+__version__ = "0.2.0"
+
+__all__ = [
+    "ClassProbabilities",
+    "CropGeometry",
+    "DatasetError",
+    "DetectorOptions",
+    "FaceBox",
+    "FaceResult",
+    "FerEdgeError",
+    "ImageDecodeError",
+    "MissingDependencyError",
+    "ModelError",
+    "ModelMetadata",
+    "Preprocessing",
+    "Recognizer",
+    "__version__",
+    "create_detector",
+    "crop_face",
+    "load_classifier",
+    "read_image",
+    "to_model_pixels",
+]

@@ -15,6 +15,7 @@ from fer_edge.crops import crop_face
 from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.preprocess import resize_rgb, to_model_pixels
+from fer_edge.recognizer import framing_for
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def _one_frame(pipeline: Pipeline, image: np.ndarray) -> tuple[list[float], str 
     t1 = time.perf_counter()
     label = None
     if faces:
-        crop = crop_face(image, faces[0], prep.input_size, pipeline.detector.crop_margin)
+        crop = crop_face(image, faces[0], prep.input_size, framing_for(pipeline.classifier.metadata, pipeline.detector))
         pixels = to_model_pixels(crop, prep)[np.newaxis]
         t2 = time.perf_counter()
         probabilities = pipeline.classifier.predict_pixels(pixels)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fer_edge.bench import BenchRecord, Frame, Pipeline, measure, score
-from fer_edge.errors import MissingDependencyError
-from fer_edge.faces import DetectorOptions, create_detector
+from fer_edge.faces import FAST_DETECT_WIDTH, DetectorOptions, create_detector
 from fer_edge.interpreter import TFLiteClassifier
 from fer_edge.model_files import default_model_path
+from fer_edge.tta import AUTO, apply_tta
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class BenchOptions:
         runs: timed frames per pipeline, after `warmup` untimed ones.
         detection: detector settings for YuNet and MTCNN.
         detect_widths: YuNet input widths to compare (0: full frame).
+        tta: test-time augmentation modes to compare ("auto": each model's default).
     """
 
     tflite: tuple[Path, ...] = ()
@@ -53,30 +54,30 @@ class BenchOptions:
     runs: int = 100
     warmup: int = 10
     detection: DetectorOptions = field(default_factory=DetectorOptions)
-    detect_widths: tuple[int, ...] = (0,)
+    detect_widths: tuple[int, ...] = (FAST_DETECT_WIDTH,)
+    tta: tuple[str, ...] = (AUTO,)
 
 
 def _full_pipeline(keras_path: Path, detection: DetectorOptions) -> Pipeline:
-    try:
-        import tensorflow as tf
+    from fer_edge import workstation
 
-        from train.keras_io import KerasClassifier
-    except ModuleNotFoundError as exc:
-        raise MissingDependencyError(exc.name or "tensorflow", "train") from exc
+    KerasClassifier = workstation.load("train.keras_io").KerasClassifier  # noqa: N806
+    import tensorflow as tf  # importable: keras_io needs it
     device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
     return Pipeline(FULL, "full", "float32", 0, create_detector("mtcnn", detection), KerasClassifier(keras_path),
                     keras_path.stat().st_size, device)
 
 
-def _edge_pipelines(paths, threads, detection, widths) -> list[Pipeline]:
+def _edge_pipelines(paths, threads, detection, widths, tta_modes) -> list[Pipeline]:
     pipelines = []
     for width in widths:
         detector = create_detector("yunet", replace(detection, detect_width=width))
         for path in paths:
-            for count in threads:
-                classifier = TFLiteClassifier(path, threads=count)
+            for count, mode in ((count, mode) for count in threads for mode in tta_modes):
+                classifier = apply_tta(TFLiteClassifier(path, threads=count), mode)
                 precision = str(classifier.metadata.extra.get("quantization", "unknown"))
-                name = f"edge yunet{f'@{width}' if width else ''}+{Path(path).stem} x{count}"
+                mirror = "+mirror" if hasattr(classifier, "classifier") else ""
+                name = f"edge yunet{f'@{width}' if width else ''}+{Path(path).stem}{mirror} x{count}"
                 pipelines.append(Pipeline(name, "edge", precision, count, detector, classifier,
                                           Path(path).stat().st_size))
     return pipelines
@@ -102,7 +103,7 @@ def build_pipelines(options: BenchOptions) -> list[Pipeline]:
         tflite = tflite or shipped_tflite
         keras = keras or shipped_keras
     pipelines = [_full_pipeline(Path(keras), options.detection)] if options.full else []
-    edge = _edge_pipelines(tflite, options.threads, options.detection, options.detect_widths)
+    edge = _edge_pipelines(tflite, options.threads, options.detection, options.detect_widths, options.tta)
     return pipelines + edge + _peer_pipelines(options.peers)
 
 

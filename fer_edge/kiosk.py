@@ -164,7 +164,7 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
         stack.callback(source.close)
         events, recorder, window = _open_outputs(stack, options, getattr(source, "fps", 0.0))
         for index, frame in enumerate(source.frames(), start=1):
-            faces = tracker.update(recognizer.recognize(frame))
+            faces = tracker.update(recognizer.recognize_rgb(frame))
             faces_seen += len(faces)
             if events:
                 events.write(json.dumps(frame_event(index, faces)) + "\n")

@@ -1,4 +1,4 @@
-"""Model metadata: labels and preprocessing that travel with every model file."""
+"""Model metadata: labels, preprocessing, crop framing and test-time augmentation that travel with every model."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fer_edge.errors import ModelError
+from fer_edge.crops import CropGeometry
+from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.preprocess import Preprocessing
 
 FORMAT_VERSION = 1
+TTA_MODES = ("none", "mirror")
+"""Test-time augmentation: none, or the mean of the face's and its mirror image's probabilities."""
 
 
 @dataclass(frozen=True)
@@ -24,19 +27,30 @@ class ModelMetadata:
         preprocessing: input size, colour mode and normalization.
         arch: registry name of the architecture that produced the model.
         extra: free-form facts (training data, metrics, quantization).
+        crops: crop framing per detector name ("yunet", "mtcnn"), calibrated so that runtime
+            crops look like the model's training faces; other detectors use their default margin.
+        tta: test-time augmentation the runtime applies by default, one of `TTA_MODES`.
     """
 
     labels: tuple[str, ...]
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     arch: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    crops: dict[str, CropGeometry] = field(default_factory=dict, compare=False, hash=False)
+    tta: str = "none"
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2:
             raise ModelError(f"a model needs at least 2 labels, got {list(self.labels)}")
         if len(set(self.labels)) != len(self.labels):
             raise ModelError(f"labels must be unique, got {list(self.labels)}")
+        if self.tta not in TTA_MODES:
+            raise ModelError(f"test-time augmentation must be one of {TTA_MODES}, got {self.tta!r}")
         object.__setattr__(self, "labels", tuple(self.labels))
+
+    def crop_geometry(self, detector_name: str, default_margin: float) -> CropGeometry:
+        """The framing for `detector_name`'s boxes: the calibrated one, else a centred `default_margin` square."""
+        return self.crops.get(detector_name) or CropGeometry.from_margin(default_margin)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -46,6 +60,8 @@ class ModelMetadata:
             "preprocessing": self.preprocessing.to_dict(),
             "arch": self.arch,
             "extra": self.extra,
+            "crops": {name: geometry.to_dict() for name, geometry in self.crops.items()},
+            "tta": self.tta,
         }
 
     @classmethod
@@ -57,9 +73,13 @@ class ModelMetadata:
                 preprocessing=Preprocessing.from_dict(data["preprocessing"]),
                 arch=data.get("arch", ""),
                 extra=dict(data.get("extra", {})),
+                crops={str(name): CropGeometry.from_dict(value) for name, value in data.get("crops", {}).items()},
+                tta=data.get("tta", "none"),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"invalid model metadata: missing or bad field {exc}") from exc
+        except FerEdgeError as exc:
+            raise ModelError(f"invalid model metadata: {exc}") from exc
 
 
 def sidecar_path(model_path: str | Path) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from fer_edge.errors import FerEdgeError, MissingDependencyError, ModelError
+from fer_edge.errors import FerEdgeError, ModelError
 
 DEFAULT_MODEL = "default_int8.tflite"
 
@@ -33,22 +33,25 @@ def resolve_model(model: str | Path | None) -> Path:
 
 
 def load_classifier(model: str | Path | None, threads: int = 1, delegate: str | None = None,
-                    require_delegate: bool = False):
+                    require_delegate: bool = False, tta: str = "auto"):
     """A classifier for a `.tflite` (TensorFlow-free) or `.keras` (workstation) model.
+
+    Args:
+        tta: test-time augmentation: "auto" (the model's recorded default), "none" or "mirror".
 
     Raises:
         ModelError: unknown file type or unreadable model.
         MissingDependencyError: a `.keras` model without TensorFlow installed.
     """
+    from fer_edge.tta import apply_tta
+
     path = resolve_model(model)
     if path.suffix == ".tflite":
         from fer_edge.interpreter import TFLiteClassifier
 
-        return TFLiteClassifier(path, threads, delegate, require_delegate)
+        return apply_tta(TFLiteClassifier(path, threads, delegate, require_delegate), tta)
     if path.suffix == ".keras":
-        try:
-            from train.keras_io import KerasClassifier
-        except ModuleNotFoundError as exc:
-            raise MissingDependencyError(exc.name or "tensorflow", "train") from exc
-        return KerasClassifier(path)
+        from fer_edge import workstation
+
+        return apply_tta(workstation.load("train.keras_io").KerasClassifier(path), tta)
     raise FerEdgeError(f"{path}: expected a .tflite or .keras model")

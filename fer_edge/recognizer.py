@@ -1,14 +1,16 @@
-"""Recognition: RGB frame -> face boxes -> shared crops -> one batched classification -> results."""
+"""Recognition: image -> face boxes -> shared crops -> one batched classification -> results."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from fer_edge.crops import crop_face
-from fer_edge.faces import FaceBox, FaceDetector
+from fer_edge.crops import CropGeometry, Framing, as_geometry, crop_face
+from fer_edge.errors import FerEdgeError
+from fer_edge.faces import DetectorOptions, FaceBox, FaceDetector
 from fer_edge.metadata import ModelMetadata
 from fer_edge.preprocess import to_model_pixels
 from fer_edge.results import ClassProbabilities
@@ -35,30 +37,111 @@ class FaceResult:
     box: FaceBox
     expression: ClassProbabilities
 
+    @property
+    def label(self) -> str:
+        """The most probable expression."""
+        return self.expression.label
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the most probable expression."""
+        return self.expression.confidence
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        """Every expression's probability, most probable first."""
+        return dict(self.expression.ranked())
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {**self.box.to_dict(), **self.expression.to_dict()}
 
 
+def framing_for(metadata: ModelMetadata, detector: FaceDetector) -> CropGeometry:
+    """How to crop `detector`'s boxes for a model: its calibrated geometry, else the detector's margin."""
+    return metadata.crop_geometry(detector.name, detector.crop_margin)
+
+
+COLOR_ORDERS = ("rgb", "bgr", "gray")
+
+
+def to_rgb(image: np.ndarray, color: str | None) -> np.ndarray:
+    """An image array in the named colour order as RGB uint8 (the one conversion, at the boundary).
+
+    Raises:
+        FerEdgeError: no or an unknown colour order, or an array that is not an 8-bit image.
+    """
+    import cv2
+
+    if color not in COLOR_ORDERS:
+        raise FerEdgeError(f"say which colour order the array has: color= one of {COLOR_ORDERS} "
+                           f"(OpenCV frames are 'bgr', PIL arrays 'rgb'); got {color!r}")
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise FerEdgeError(f"expected an 8-bit image array (uint8), got {image.dtype}")
+    if color == "gray" or image.ndim == 2:
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[..., 0]
+        if image.ndim != 2:
+            raise FerEdgeError(f"a gray image must be (H, W) or (H, W, 1), got shape {image.shape}")
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise FerEdgeError(f"expected an (H, W, 3) or (H, W, 4) {color} image, got shape {image.shape}")
+    image = image[..., :3]
+    return np.ascontiguousarray(image[..., ::-1] if color == "bgr" else image)
+
+
 class Recognizer:
     """Detect faces, crop them with the shared geometry, classify all of them in one batch.
+
+    Build one with `Recognizer.load(...)`, or from any classifier and detector.
 
     Args:
         classifier: a TFLite (device) or Keras (workstation) classifier.
         detector: any FaceDetector.
-        margin: crop margin; by default the detector's, as in training-time extraction.
+        framing: crop geometry (or margin); by default the one the model's metadata records for
+            this detector, else the detector's default margin.
     """
 
-    def __init__(self, classifier: Classifier, detector: FaceDetector, margin: float | None = None):
+    def __init__(self, classifier: Classifier, detector: FaceDetector, framing: Framing | None = None):
         self.classifier = classifier
         self.detector = detector
-        self.margin = detector.crop_margin if margin is None else margin
+        self.geometry: CropGeometry = (framing_for(classifier.metadata, detector) if framing is None
+                                       else as_geometry(framing))
         self._prep = classifier.metadata.preprocessing
+
+    @classmethod
+    def load(cls, model: str | Path = "default", detector: str = "yunet", threads: int = 1, tta: str = "auto",
+             detection: DetectorOptions | None = None, delegate: str | None = None) -> "Recognizer":
+        """A recognizer for a model file or the shipped model.
+
+        Args:
+            model: "default" (shipped inside the package), or a `.tflite` (or, with the
+                workstation extra, `.keras`) file.
+            detector: "yunet" (device), "mtcnn" (workstation) or "none" (images are face crops).
+            threads: interpreter CPU threads.
+            tta: test-time augmentation: "auto" (the model's recorded default), "none" or "mirror".
+            detection: detector options (default: `DetectorOptions()`, YuNet at its fast width).
+            delegate: "gpu" or a path to a TFLite delegate library.
+
+        Raises:
+            FerEdgeError: a missing or unreadable model, an unknown detector or option.
+        """
+        from fer_edge.faces import create_detector
+        from fer_edge.model_files import load_classifier
+
+        classifier = load_classifier(model, threads, delegate, tta=tta)
+        return cls(classifier, create_detector(detector, detection or DetectorOptions()))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The expressions the model tells apart, in its output order."""
+        return self.classifier.metadata.labels
 
     def crops(self, frame_rgb: np.ndarray, boxes: list[FaceBox]) -> np.ndarray:
         """Model pixels (N, H, W, C) of each box."""
         size = self._prep.input_size
-        return np.stack([to_model_pixels(crop_face(frame_rgb, box, size, self.margin), self._prep)
+        return np.stack([to_model_pixels(crop_face(frame_rgb, box, size, self.geometry), self._prep)
                          for box in boxes])
 
     def classify(self, frame_rgb: np.ndarray, boxes: list[FaceBox]) -> list[FaceResult]:
@@ -70,6 +153,23 @@ class Recognizer:
         return [FaceResult(box, ClassProbabilities(labels, tuple(float(p) for p in row)))
                 for box, row in zip(boxes, probabilities)]
 
-    def recognize(self, frame_rgb: np.ndarray) -> list[FaceResult]:
-        """Every face of an RGB uint8 frame with its expression, largest face first."""
+    def recognize(self, image: str | Path | np.ndarray, color: str | None = None) -> list[FaceResult]:
+        """Every face of an image with its expression, largest face first.
+
+        Args:
+            image: an image file's path, or an 8-bit array.
+            color: the array's colour order, "rgb", "bgr" (OpenCV) or "gray"; required for arrays,
+                never guessed. Files are decoded by their content.
+
+        Raises:
+            FerEdgeError: an unreadable file (`ImageDecodeError`) or an array without its colour order.
+        """
+        if isinstance(image, (str, Path)):
+            from fer_edge.images import read_image
+
+            return self.recognize_rgb(read_image(image))
+        return self.recognize_rgb(to_rgb(image, color))
+
+    def recognize_rgb(self, frame_rgb: np.ndarray) -> list[FaceResult]:
+        """`recognize` for an RGB uint8 frame already in memory (the kiosk loop's fast path)."""
         return self.classify(frame_rgb, self.detector.detect(frame_rgb))

@@ -62,7 +62,7 @@ CONVERT_CLASSES = ("happy", "sad", "surprise", "neutral")
 def trained(tmp_path_factory):
     """A tiny Keras model trained well on cartoon faces (32x32), and the faces: (model path, data, folder)."""
     from helpers import TINY
-    from train.training import TrainOptions, train
+    from fer_edge.train.training import TrainOptions, train
 
     root = tmp_path_factory.mktemp("trained")
     write_synthetic_dataset(root / "data" / "train", per_class=80, size=32, classes=CONVERT_CLASSES, seed=0)
@@ -77,7 +77,7 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="session")
 def converted(trained):
     """The trained model in every precision: {quant: ConversionResult}."""
-    from convert.tflite import convert_all
+    from fer_edge.convert.tflite import convert_all
 
     model, data, root = trained
     return {r.quant: r for r in convert_all(model, root / "tflite", data, samples=120)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from train.models import model_names, register_model
+from fer_edge.train.models import model_names, register_model
 
 TINY = "tiny_test_cnn"
 

@@ -125,7 +125,7 @@ def test_predict_with_a_corrupt_or_missing_model(tmp_path, content, cli_run):
 
 def test_workstation_command_without_tensorflow(monkeypatch, synthetic_faces, tmp_path):
     for name in list(sys.modules):
-        if name.split(".")[0] in {"train", "tensorflow", "keras"}:
+        if name.split(".")[0] in {"tensorflow", "keras"} or name.startswith(("fer_edge.train", "fer_edge.convert")):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     monkeypatch.setitem(sys.modules, "keras", None)
@@ -182,7 +182,7 @@ def test_device_commands_with_bad_models(tmp_path, content, trained):
 
 
 def test_wrong_model_shape_is_reported(converted, tmp_path):
-    from convert.tflite import embed_metadata
+    from fer_edge.convert.tflite import embed_metadata
     from fer_edge.tflite_metadata import read_embedded_json
 
     data = converted["fp32"].path.read_bytes()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from convert.calibration import calibration_pixels
-from convert.tflite import QUANTIZATIONS, convert_model
-from convert.verify import verify
+from fer_edge.convert.calibration import calibration_pixels
+from fer_edge.convert.tflite import QUANTIZATIONS, convert_model
+from fer_edge.convert.verify import verify
 from fer_edge.cli import cli
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.errors import DatasetError, FerEdgeError, ModelError

@@ -69,7 +69,7 @@ def test_shipped_int8_beats_fers_model_on_fer2013_val():
     """The bar of the default model: more accurate than `fer`'s on FER2013 val, int8 within 1 point of float."""
     from fer_edge.evaluation import evaluate_classifier
     from fer_edge.peers import fer_peer
-    from train.keras_io import KerasClassifier
+    from fer_edge.train.keras_io import KerasClassifier
 
     ours = evaluate_classifier(TFLiteClassifier(default_model_path()), FER2013, split="val").report
     float_model = evaluate_classifier(KerasClassifier(default_model_path().parent / "default.keras"),

@@ -17,7 +17,7 @@ if sys.argv[3] == "mirrored":
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 sys.path.insert(0, sys.argv[4])
 from helpers import TINY
-from train.training import TrainOptions, train
+from fer_edge.train.training import TrainOptions, train
 options = TrainOptions(arch=TINY, epochs=3, image_size=32, batch_size=16, augment=False,
                        learning_rate=0.01, verbose=0, distribute=sys.argv[3])
 result = train(sys.argv[1], sys.argv[2], options)

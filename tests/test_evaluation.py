@@ -27,7 +27,7 @@ def test_class_mapping_by_name():
 
 
 def test_evaluate_tflite_on_crops_matches_verification(converted, trained):
-    from convert.verify import verify
+    from fer_edge.convert.verify import verify
 
     model, data, _ = trained
     evaluation = evaluate_classifier(TFLiteClassifier(converted["int8"].path), data, split="val")

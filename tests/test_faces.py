@@ -107,7 +107,8 @@ def test_reduced_width_detection_keeps_small_faces_and_scales_boxes_back():
     from fer_edge.bench import on_canvas
     from fer_edge.faces import DetectorOptions
 
-    full, reduced = create_detector("yunet"), create_detector("yunet", DetectorOptions(detect_width=256))
+    full, reduced = create_detector("yunet", DetectorOptions(detect_width=0)), create_detector("yunet")
+    assert reduced.options.detect_width == 256  # the fast default
     scales = []
     original = reduced._run
     reduced._run = lambda bgr, scale: scales.append(scale) or original(bgr, scale)

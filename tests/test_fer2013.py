@@ -8,8 +8,8 @@ from conftest import FER2013, needs_fer2013
 from fer_edge.dataset import load_dataset
 from fer_edge.preprocess import Preprocessing
 from fer_edge.evaluation import evaluate_classifier
-from train.keras_io import KerasClassifier
-from train.training import TrainOptions, train
+from fer_edge.train.keras_io import KerasClassifier
+from fer_edge.train.training import TrainOptions, train
 
 pytestmark = [needs_fer2013, pytest.mark.slow]
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -35,8 +35,8 @@ def test_paper_model_trains_and_evaluates_on_fer2013(tmp_path):
 
 
 def test_conversion_bars_on_fer2013_val(tmp_path):
-    from convert.tflite import convert_model
-    from convert.verify import verify
+    from fer_edge.convert.tflite import convert_model
+    from fer_edge.convert.verify import verify
 
     result = train(FER2013, tmp_path / "run", TrainOptions(epochs=2, max_per_class=300, verbose=0))
     checks = {}
@@ -51,7 +51,7 @@ def test_conversion_bars_on_fer2013_val(tmp_path):
 
 
 def test_demo_on_fer2013_reports_the_shipped_model_beside_its_own(tmp_path):
-    from train.demo import run_demo
+    from fer_edge.convert.demo import run_demo
 
     result = run_demo(tmp_path / "demo", FER2013, epochs=1, max_per_class=30)
     assert result.metrics["n"] == 3266

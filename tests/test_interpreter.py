@@ -93,7 +93,7 @@ def test_model_without_metadata(tmp_path):
 def test_metadata_that_does_not_match_the_model(converted, tmp_path):
     import json
 
-    from convert.tflite import embed_metadata
+    from fer_edge.convert.tflite import embed_metadata
 
     meta = read_embedded_json(converted["fp32"].path.read_bytes())
     meta["labels"] = meta["labels"] + ["extra"]

@@ -65,3 +65,25 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         save_metadata(ModelMetadata(("x", "y")), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.meta.json"]
+
+
+def test_crop_geometry_and_tta_round_trip(tmp_path):
+    from fer_edge.crops import CropGeometry
+
+    crops = {"yunet": CropGeometry(1.05, 0.04), "mtcnn": CropGeometry(1.1, 0.0)}
+    metadata = ModelMetadata(("a", "b"), crops=crops, tta="mirror")
+    save_metadata(metadata, tmp_path / "m.meta.json")
+    loaded = load_metadata(tmp_path / "m.meta.json")
+    assert loaded.crops == crops and loaded.tta == "mirror"
+    assert loaded.crop_geometry("yunet", 0.2) == CropGeometry(1.05, 0.04)
+    assert loaded.crop_geometry("haar", 0.2) == CropGeometry(1.2, 0.0)  # not calibrated: the detector's margin
+    old = ModelMetadata.from_dict({"labels": ["a", "b"], "preprocessing": Preprocessing().to_dict()})
+    assert old.crops == {} and old.tta == "none"  # metadata written before crops and tta existed
+
+
+@pytest.mark.parametrize("change", [{"tta": "rotate"}, {"crops": {"yunet": {"scale": 9}}},
+                                    {"crops": {"yunet": {"shift_y": 0.1}}}, {"crops": ["yunet"]}])
+def test_bad_crops_or_tta_are_model_errors(change):
+    data = {"labels": ["a", "b"], "preprocessing": Preprocessing().to_dict(), **change}
+    with pytest.raises(ModelError, match="metadata|test-time"):
+        ModelMetadata.from_dict(data)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fer_edge.errors import FerEdgeError
-from train.models import build_model, model_names, register_model
+from fer_edge.train.models import build_model, model_names, register_model
 
 # Paper table: (layer, output shape, parameters) at 64x64x3 input and 7 classes.
 PAPER_TABLE = [

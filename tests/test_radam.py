@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from train.radam import RAdam
+from fer_edge.train.radam import RAdam
 
 STEPS = 300
 LR = 0.01

@@ -20,7 +20,7 @@ def test_recognizer_matches_verification_on_the_same_crops(converted, trained):
     recognizer = Recognizer(classifier, WholeImageDetector())
     for path, probabilities in zip(split.paths[:6], expected):
         rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        face = recognizer.recognize(rgb)[0]
+        face = recognizer.recognize(rgb, color="rgb")[0]
         np.testing.assert_allclose(face.expression.probabilities, probabilities, atol=1e-6)
 
 
@@ -39,3 +39,58 @@ def test_all_faces_of_a_frame_in_one_batch(recognizer):
     for a, b in zip(batched, one):
         np.testing.assert_allclose(a.expression.probabilities, b.expression.probabilities, atol=1e-6)
     assert recognizer.classify(frame, []) == []
+
+
+class _Halves:
+    """A fake classifier: p(first label) is the mean brightness of the left half of the face."""
+
+    def __init__(self):
+        from fer_edge.metadata import ModelMetadata
+        from fer_edge.preprocess import Preprocessing
+
+        self.metadata = ModelMetadata(("left", "right"), Preprocessing((8, 8), "grayscale"), tta="mirror")
+        self.batches = []
+
+    def predict_pixels(self, pixels):
+        self.batches.append(len(pixels))
+        left = pixels[:, :, :4].mean(axis=(1, 2, 3)) / 255.0
+        return np.stack([left, 1.0 - left], axis=1)
+
+
+def test_mirror_tta_averages_a_face_and_its_mirror_in_one_batch():
+    from fer_edge.tta import MirrorAveraged, apply_tta
+
+    fake = _Halves()
+    pixels = np.zeros((3, 8, 8, 1), np.uint8)
+    pixels[:, :, :4] = 255  # bright left half: 1.0 alone, 0.0 mirrored
+    assert isinstance(apply_tta(fake), MirrorAveraged)  # the model's recorded default
+    assert apply_tta(fake, "none") is fake
+    np.testing.assert_allclose(fake.predict_pixels(pixels)[:, 0], 1.0)
+    np.testing.assert_allclose(apply_tta(fake, "mirror").predict_pixels(pixels), 0.5)
+    assert fake.batches[-1] == 6 and apply_tta(fake).metadata is fake.metadata
+
+
+def test_unknown_tta_mode_is_an_error():
+    import pytest
+
+    from fer_edge.errors import FerEdgeError
+    from fer_edge.tta import apply_tta
+
+    with pytest.raises(FerEdgeError, match="test-time augmentation"):
+        apply_tta(_Halves(), "rotate")
+
+
+def test_recognizer_crops_with_the_models_geometry_for_the_detector():
+    from fer_edge.crops import CropGeometry
+    from fer_edge.metadata import ModelMetadata
+    from fer_edge.preprocess import Preprocessing
+
+    class Named(WholeImageDetector):
+        name, crop_margin = "yunet", 0.2
+
+    class Fake:
+        metadata = ModelMetadata(("a", "b"), Preprocessing((8, 8)), crops={"yunet": CropGeometry(1.0, 0.25)})
+
+    assert Recognizer(Fake(), Named()).geometry == CropGeometry(1.0, 0.25)
+    assert Recognizer(Fake(), WholeImageDetector()).geometry == CropGeometry(1.0, 0.0)
+    assert Recognizer(Fake(), Named(), framing=0.5).geometry == CropGeometry(1.5, 0.0)

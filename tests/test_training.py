@@ -13,8 +13,8 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.metadata import load_metadata
 from fer_edge.preprocess import Preprocessing, normalize
 from helpers import TINY
-from train.pipeline import make_dataset
-from train.training import TrainOptions, balanced_class_weights, read_history, train
+from fer_edge.train.pipeline import make_dataset
+from fer_edge.train.training import TrainOptions, balanced_class_weights, read_history, train
 
 FAST = dict(arch=TINY, epochs=3, image_size=32, batch_size=16, augment=False, verbose=0, learning_rate=0.01)
 
@@ -62,7 +62,7 @@ class InterruptAtEpoch(keras.callbacks.Callback):
 def test_resume_continues_an_interrupted_run(synthetic_faces, tmp_path, monkeypatch):
     run = tmp_path / "run"
     options = TrainOptions(**{**FAST, "epochs": 4})
-    import train.training as training
+    import fer_edge.train.training as training
 
     original = training._callbacks
     monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])

@@ -10,7 +10,7 @@ import keras
 
 from fer_edge.errors import ModelError
 from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
-from train import radam  # noqa: F401  (registers RAdam for deserialization)
+from fer_edge.train import radam  # noqa: F401  (registers RAdam for deserialization)
 
 
 def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Path) -> Path:
@@ -60,6 +60,6 @@ class KerasClassifier:
 
     def predict_pixels(self, pixels):
         """Probabilities (N, classes) for uint8 model pixels, through the shared normalization."""
-        from train.evaluation import predict_pixels
+        from fer_edge.train.evaluation import predict_pixels
 
         return predict_pixels(self.model, pixels, self.metadata).astype("float32")

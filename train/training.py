@@ -17,10 +17,10 @@ from fer_edge.dataset import Dataset, load_dataset, stratified_indices
 from fer_edge.errors import FerEdgeError
 from fer_edge.metadata import ModelMetadata
 from fer_edge.preprocess import Preprocessing
-from train.keras_io import save_keras_model
-from train.models import build_model
-from train.pipeline import make_dataset
-from train.radam import RAdam
+from fer_edge.train.keras_io import save_keras_model
+from fer_edge.train.models import build_model
+from fer_edge.train.pipeline import make_dataset
+from fer_edge.train.radam import RAdam
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
 
 
 def _ensure_val_split(dataset: Dataset, options: TrainOptions) -> Dataset:
-    """Split folders without val/ get a stratified val split carved from train."""
+    """Split folders without val/ get a stratified val split carved from fer_edge.train."""
     if len(dataset.splits["val"]) > 0:
         return dataset
     train = dataset.splits["train"]
@@ -231,7 +231,7 @@ def _blend(dataset: Dataset, options: TrainOptions) -> Dataset:
     """Training targets with `options.blend_labels` blended in (the dataset as it is without)."""
     if not options.blend_labels:
         return dataset
-    from train.targets import blend_labels
+    from fer_edge.train.targets import blend_labels
 
     train_split = blend_labels(dataset.splits["train"], dataset.classes, options.blend_labels,
                                options.blend_weight, options.preprocessing, options.workers)
@@ -239,7 +239,7 @@ def _blend(dataset: Dataset, options: TrainOptions) -> Dataset:
 
 
 def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...]) -> None:
-    from train.keras_io import load_keras_model
+    from fer_edge.train.keras_io import load_keras_model
 
     source, metadata = load_keras_model(path)
     if metadata.labels != classes:

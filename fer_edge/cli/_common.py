@@ -1,28 +1,13 @@
-"""Helpers shared by CLI commands: lazy workstation imports and output formatting."""
+"""Helpers shared by CLI commands: workstation imports and output formatting."""
 
 from __future__ import annotations
 
-import importlib
 import json
-from types import ModuleType
 from typing import Any
 
 import click
 
-from fer_edge.errors import MissingDependencyError
-
-WORKSTATION_PACKAGES = {"tensorflow", "keras", "matplotlib", "mtcnn", "h5py"}
-
-
-def load_workstation(module: str, extra: str = "train") -> ModuleType:
-    """Import a workstation module (it imports TensorFlow); a missing extra is a clear error."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        root = (exc.name or "").split(".")[0]
-        if root in WORKSTATION_PACKAGES:
-            raise MissingDependencyError(root, extra) from exc
-        raise
+from fer_edge.workstation import load as load_workstation  # noqa: F401  (re-exported for the commands)
 
 
 def echo_json(data: Any) -> None:

@@ -40,16 +40,19 @@ def int_list(minimum: int):
 @click.option("--full/--no-full", default=True, show_default=True, help="Include MTCNN + Keras (needs TensorFlow).")
 @click.option("--threads", default=None, callback=int_list(1),
               help="Interpreter threads to compare, e.g. 1,4 (default: 1 and every core).")
-@click.option("--detect-width", "detect_widths", default="0", show_default=True, callback=int_list(0),
+@click.option("--detect-width", "detect_widths", default="256", show_default=True, callback=int_list(0),
               help="YuNet input widths to compare, e.g. 0,320 (0: the full frame).")
 @click.option("--peer", "peers", multiple=True, type=click.Choice(["fer"]),
               help="Also measure a peer: fer (pip install fer --no-deps).")
+@click.option("--tta", "tta_modes", default="auto", show_default=True,
+              help="Test-time augmentation modes to compare, e.g. none,mirror (auto: each model's default).")
 @click.option("--runs", default=100, show_default=True, type=click.IntRange(min=10))
 @click.option("--warmup", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PNG of accuracy (or agreement) against latency with the Pareto front.")
-def bench(data, per_class, tflite, keras, full, threads, detect_widths, peers, runs, warmup, json_path, plot_path):
+def bench(data, per_class, tflite, keras, full, threads, detect_widths, peers, tta_modes, runs, warmup, json_path,
+          plot_path):
     """Latency and accuracy of the full path (MTCNN + Keras) against the edge paths (YuNet + LiteRT).
 
     Every pipeline runs on the same 640x480 frames: detection, preprocessing, classification
@@ -63,7 +66,7 @@ def bench(data, per_class, tflite, keras, full, threads, detect_widths, peers, r
 
     frames = labeled_frames(data, per_class) if data else default_frames()
     options = BenchOptions(tuple(tflite), keras, full, threads or BenchOptions().threads, tuple(peers), runs, warmup,
-                           detect_widths=detect_widths)
+                           detect_widths=detect_widths, tta=tuple(dict.fromkeys(tta_modes.split(","))))
     records = run_benchmark(frames, options, progress=True)
     front = pareto_front(records)
     click.echo(bench_table(records))

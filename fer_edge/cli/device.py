@@ -12,7 +12,7 @@ from fer_edge.errors import ImageDecodeError
 
 
 def model_options(command):
-    """--model/--threads/--delegate/--require-delegate, shared by the device commands."""
+    """--model/--threads/--delegate/--require-delegate/--tta, shared by the device commands."""
     for decorator in reversed([
         click.option("--model", "model", default="default", show_default=True,
                      help="A .tflite (or, on a workstation, .keras) model, or `default` for the shipped one."),
@@ -20,18 +20,21 @@ def model_options(command):
                      help="Interpreter CPU threads."),
         click.option("--delegate", default=None, help="`gpu` or a path to a TFLite delegate library."),
         click.option("--require-delegate", is_flag=True, help="Fail instead of falling back to the CPU."),
+        click.option("--tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
+                     help="Test-time augmentation: auto (the model's recorded default), none, or mirror "
+                          "(average each face with its mirror image)."),
     ]):
         command = decorator(command)
     return command
 
 
-def build_recognizer(model, threads, delegate, require_delegate, detector, detection):
+def build_recognizer(model, threads, delegate, require_delegate, tta, detector, detection):
     """A Recognizer from CLI options."""
     from fer_edge.faces import create_detector
     from fer_edge.model_files import load_classifier
     from fer_edge.recognizer import Recognizer
 
-    classifier = load_classifier(model, threads, delegate, require_delegate)
+    classifier = load_classifier(model, threads, delegate, require_delegate, tta)
     return Recognizer(classifier, create_detector(detector, build_detector_options(**detection)))
 
 
@@ -42,7 +45,7 @@ def build_recognizer(model, threads, delegate, require_delegate, detector, detec
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.option("--annotate", "annotate_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write each image with boxes and labels into this folder.")
-def predict(images, model, threads, delegate, require_delegate, detector, as_json, annotate_dir, **detection):
+def predict(images, model, threads, delegate, require_delegate, tta, detector, as_json, annotate_dir, **detection):
     """Every face in every image, with its box and the probability of each expression.
 
     Unreadable images are reported and skipped; the exit status is 1 if any failed.
@@ -50,7 +53,7 @@ def predict(images, model, threads, delegate, require_delegate, detector, as_jso
 
     Example: fer-edge predict kiosk.jpg group.png --json
     """
-    recognizer = build_recognizer(model, threads, delegate, require_delegate, detector, detection)
+    recognizer = build_recognizer(model, threads, delegate, require_delegate, tta, detector, detection)
     results, failed = {}, 0
     for image in images:
         try:
@@ -68,7 +71,7 @@ def _predict_one(recognizer, image: Path, annotate_dir: Path | None) -> dict:
     from fer_edge.images import read_image
 
     frame = read_image(image)
-    faces = recognizer.recognize(frame)
+    faces = recognizer.recognize_rgb(frame)
     if annotate_dir is not None:
         _write_annotated(frame, faces, annotate_dir / f"{image.stem}.jpg")
     return {"faces": [face.to_dict() for face in faces]}
@@ -117,7 +120,7 @@ def _show(results: dict, as_json: bool) -> None:
 @click.option("--max-frames", default=0, show_default=True, type=click.IntRange(min=0), help="0: no limit.")
 @click.option("--width", default=640, show_default=True, type=click.IntRange(min=0), help="Camera capture width.")
 @click.option("--height", default=480, show_default=True, type=click.IntRange(min=0), help="Camera capture height.")
-def run(source, model, threads, delegate, require_delegate, detector, display, record, jsonl, max_fps, smoothing,
+def run(source, model, threads, delegate, require_delegate, tta, detector, display, record, jsonl, max_fps, smoothing,
         heartbeat, max_frames, width, height, **detection):
     """The kiosk loop: recognize expressions on a camera, video file or stream until stopped.
 
@@ -128,7 +131,7 @@ def run(source, model, threads, delegate, require_delegate, detector, display, r
     from fer_edge.kiosk import KioskOptions, run_kiosk
     from fer_edge.sources import SourceOptions, open_source
 
-    recognizer = build_recognizer(model, threads, delegate, require_delegate, detector, detection)
+    recognizer = build_recognizer(model, threads, delegate, require_delegate, tta, detector, detection)
     frames = open_source(source, SourceOptions(width=width, height=height))
     options = KioskOptions(max_fps, smoothing, jsonl, record, display, heartbeat, max_frames)
     summary = run_kiosk(frames, recognizer, options, _stop_on_signals())
@@ -170,6 +173,8 @@ def info(model, as_json):
     click.echo(f"labels:     {', '.join(metadata.labels)}")
     click.echo(f"input:      {prep.input_size[0]}x{prep.input_size[1]} {prep.color_mode}, "
                f"pixel * {prep.scale:.6g} + {prep.offset:g}")
+    crops = ", ".join(f"{name} scale {g.scale:g} shift_y {g.shift_y:+g}" for name, g in metadata.crops.items())
+    click.echo(f"crops:      {crops or 'detector defaults'}; test-time augmentation {metadata.tta}")
     metrics = {k: v for k, v in metadata.extra.items() if isinstance(v, (int, float, str))}
     if metrics:
         click.echo("facts:      " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
@@ -187,7 +192,9 @@ def info(model, as_json):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Report folder (default: eval/ beside MODEL, or ./eval for the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(model, data, split, detector, out_dir, as_json, **detection):
+@click.option("--tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
+              help="Test-time augmentation: auto (the model's recorded default), none or mirror.")
+def evaluate(model, data, split, detector, out_dir, as_json, tta, **detection):
     """Evaluate MODEL (.tflite, .keras or `default`) on labeled images; write JSON, CSV and plots.
 
     DATA holds face crops by default (`--detector none`); with `--detector yunet` or `mtcnn`
@@ -202,7 +209,7 @@ def evaluate(model, data, split, detector, out_dir, as_json, **detection):
     path = resolve_model(model)
     out_dir = out_dir or (Path("eval") if model == "default" else path.parent / "eval")
     face_detector = create_detector(detector, build_detector_options(**detection))
-    written = evaluate_and_report(path, data, split, out_dir, face_detector)
+    written = evaluate_and_report(path, data, split, out_dir, face_detector, tta)
     if as_json:
         echo_json(written.metrics)
         return

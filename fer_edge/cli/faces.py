@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from fer_edge.cli._common import format_table
-from fer_edge.faces import DETECTORS, DetectorOptions
+from fer_edge.faces import DETECTORS, FAST_DETECT_WIDTH, DetectorOptions
 
 
 def detector_options(default: str):
@@ -24,8 +24,9 @@ def _add_detector_options(command, default: str):
         click.option("--min-face-size", default=20, show_default=True, type=click.IntRange(min=0),
                      help="Drop faces whose shorter side is smaller (pixels)."),
         click.option("--max-faces", default=10, show_default=True, type=click.IntRange(min=1)),
-        click.option("--detect-width", default=0, show_default=True, type=click.IntRange(min=0),
-                     help="YuNet: detect on the frame shrunk to this width (0: full size)."),
+        click.option("--detect-width", default=FAST_DETECT_WIDTH, show_default=True, type=click.IntRange(min=0),
+                     help="YuNet: detect on the frame shrunk to this width first, at full size when that finds "
+                          "no face (0: full size only)."),
     ]):
         command = decorator(command)
     return command

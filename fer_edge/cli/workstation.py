@@ -40,7 +40,7 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
               help="Read at most N training images per class (0: all).")
 @click.option("--label-mode", type=click.Choice(["majority", "probability"]), default="majority", show_default=True,
               help="Vote-labelled data (FER+ label.csv): majority labels, or vote shares as soft targets.")
-@click.option("--blend-labels", type=DATA_DIR, default="",
+@click.option("--blend-labels", type=DATA_DIR, default=None,
               help="ImageFolder of the same faces (e.g. FER2013) whose labels are blended into the targets.")
 @click.option("--blend-weight", default=0.4, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Weight of the --blend-labels label in each matched face's target.")
@@ -75,7 +75,7 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
 
     Example: fer-edge demo --data ../shared/data/fer2013
     """
-    demo_module = load_workstation("train.demo")
+    demo_module = load_workstation("convert.demo")
     result = demo_module.run_demo(out_dir, data, epochs=epochs, max_per_class=max_per_class)
     from fer_edge.cli.bench import bench_table
 

@@ -6,8 +6,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from convert.tflite import convert_model
-from convert.verify import verify
+from fer_edge.convert.tflite import convert_model
+from fer_edge.convert.verify import verify
 from fer_edge.bench import default_frames
 from fer_edge.bench_suite import BenchOptions, run_benchmark
 from fer_edge.dataset import has_split_folders
@@ -16,7 +16,7 @@ from fer_edge.evaluation import evaluate_and_report, evaluate_classifier
 from fer_edge.interpreter import TFLiteClassifier
 from fer_edge.model_files import default_model_path
 from fer_edge.synthetic import write_synthetic_dataset
-from train.training import TrainOptions, train
+from fer_edge.train.training import TrainOptions, train
 
 
 @dataclass(frozen=True)

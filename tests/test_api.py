@@ -1,0 +1,84 @@
+"""The public Python API: only names from `fer_edge.__all__`, on the shipped model and a real face photo."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import fer_edge
+
+
+@pytest.fixture(scope="module")
+def face_photo():
+    from skimage import data
+
+    return data.astronaut()  # RGB uint8, one real face
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return fer_edge.Recognizer.load("default")
+
+
+def test_every_public_name_exists():
+    assert sorted(fer_edge.__all__) == sorted(set(fer_edge.__all__))
+    for name in fer_edge.__all__:
+        assert getattr(fer_edge, name) is not None
+
+
+def test_recognize_a_file_an_rgb_array_and_a_bgr_frame_alike(recognizer, face_photo, tmp_path):
+    path = tmp_path / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(face_photo, cv2.COLOR_RGB2BGR))
+    from_file = recognizer.recognize(path)
+    from_rgb = recognizer.recognize(face_photo, color="rgb")
+    from_bgr = recognizer.recognize(np.ascontiguousarray(face_photo[..., ::-1]), color="bgr")
+    assert len(from_file) == len(from_rgb) == len(from_bgr) == 1
+    face = from_file[0]
+    assert isinstance(face, fer_edge.FaceResult) and isinstance(face.box, fer_edge.FaceBox)
+    assert face.label in recognizer.labels and face.label == max(face.probabilities, key=face.probabilities.get)
+    assert face.confidence == pytest.approx(max(face.probabilities.values()))
+    assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=0.02)
+    assert 150 < face.box.x < 200 and 50 < face.box.y < 110 and 80 < face.box.width < 140  # her face
+    for other in (from_rgb[0], from_bgr[0]):
+        assert other.box == face.box and other.probabilities == face.probabilities
+
+
+def test_gray_arrays_are_accepted_with_their_colour_order(recognizer, face_photo):
+    gray = cv2.cvtColor(face_photo, cv2.COLOR_RGB2GRAY)
+    faces = recognizer.recognize(gray, color="gray")
+    assert len(faces) == 1 and faces[0].box.iou(recognizer.recognize(face_photo, color="rgb")[0].box) > 0.8
+
+
+@pytest.mark.parametrize("array, color, message", [
+    (np.zeros((64, 64, 3), np.uint8), None, "colour order"),
+    (np.zeros((64, 64, 3), np.uint8), "yuv", "colour order"),
+    (np.zeros((64, 64, 3), np.float32), "rgb", "8-bit"),
+    (np.zeros((64, 64, 5), np.uint8), "rgb", "shape"),
+    (np.zeros((4, 64, 64, 3), np.uint8), "rgb", "shape"),
+])
+def test_bad_arrays_are_clear_errors(recognizer, array, color, message):
+    with pytest.raises(fer_edge.FerEdgeError, match=message):
+        recognizer.recognize(array, color=color)
+
+
+def test_bad_files_and_models_are_clear_errors(recognizer, tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(fer_edge.ImageDecodeError):
+        recognizer.recognize(tmp_path / "broken.jpg")
+    with pytest.raises(fer_edge.ModelError, match="not found"):
+        fer_edge.Recognizer.load(tmp_path / "missing.tflite")
+    with pytest.raises(fer_edge.FerEdgeError, match="detector"):
+        fer_edge.Recognizer.load("default", detector="haar")
+
+
+def test_the_pieces_make_a_custom_loop(face_photo):
+    classifier = fer_edge.load_classifier("default", tta="none")
+    detector = fer_edge.create_detector("yunet", fer_edge.DetectorOptions(detect_width=0))
+    box = detector.detect(face_photo)[0]
+    geometry = classifier.metadata.crop_geometry(detector.name, detector.crop_margin)
+    crop = fer_edge.crop_face(face_photo, box, classifier.metadata.preprocessing.input_size, geometry)
+    pixels = fer_edge.to_model_pixels(crop, classifier.metadata.preprocessing)
+    probabilities = classifier.predict_pixels(pixels[np.newaxis])[0]
+    whole = fer_edge.Recognizer(classifier, detector).recognize(face_photo, color="rgb")[0]
+    np.testing.assert_allclose(probabilities, whole.expression.probabilities, atol=1e-6)
