@@ -14,6 +14,7 @@ import numpy as np
 
 from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.metadata import ModelMetadata
+from fer_edge.native_logs import native_stderr_silenced
 from fer_edge.preprocess import normalize
 from fer_edge.tflite_metadata import load_tflite_metadata
 
@@ -118,9 +119,10 @@ class TFLiteClassifier:
         module = interpreter_module()
         delegates = load_delegates(delegate, require_delegate)
         try:
-            self._interpreter = module.Interpreter(model_path=str(self.path), num_threads=threads,
-                                                   experimental_delegates=delegates or None)
-            self._interpreter.allocate_tensors()
+            with native_stderr_silenced():  # LiteRT's XNNPACK notice
+                self._interpreter = module.Interpreter(model_path=str(self.path), num_threads=threads,
+                                                       experimental_delegates=delegates or None)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load TFLite model {self.path}: {exc}") from exc
         self.input = _tensor_info(self._interpreter.get_input_details()[0])

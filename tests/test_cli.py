@@ -217,3 +217,29 @@ def test_info_and_run_on_a_video(converted, tmp_path):
 def test_run_with_a_missing_camera(converted):
     result = CliRunner().invoke(cli, ["run", "--source", "7", "--model", str(converted["int8"].path)])
     assert result.exit_code == 1 and "Error: cannot open camera '7'" in result.output
+
+
+@pytest.mark.subprocess
+def test_normal_runs_print_no_native_log_lines(tmp_path):
+    """No TensorFlow, absl, oneDNN or XNNPACK lines without -v; -vv lets LiteRT's notice through."""
+    import subprocess
+    from pathlib import Path
+
+    import cv2
+    from skimage import data
+
+    import fer_edge
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    keras_model = Path(fer_edge.__file__).parent / "models" / "default.keras"
+    noise = ("oneDNN", "absl", "XNNPACK", "cpu_feature_guard", "tensorflow/", "WARNING: All log messages")
+    for args in (["predict", str(photo)], ["predict", str(photo), "--model", str(keras_model)]):
+        result = subprocess.run([sys.executable, "-m", "fer_edge", *args], capture_output=True, text=True,
+                                timeout=300, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        output = result.stdout + result.stderr
+        assert "face 0" in result.stdout and not [word for word in noise if word in output], output
+    loud = subprocess.run([sys.executable, "-m", "fer_edge", "-vv", "predict", str(photo)], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert loud.returncode == 0 and "XNNPACK" in loud.stderr

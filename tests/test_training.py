@@ -12,9 +12,10 @@ from fer_edge.dataset import load_dataset
 from fer_edge.errors import FerEdgeError
 from fer_edge.metadata import load_metadata
 from fer_edge.preprocess import Preprocessing, normalize
-from helpers import TINY
+from fer_edge.train import training
 from fer_edge.train.pipeline import make_dataset
 from fer_edge.train.training import TrainOptions, balanced_class_weights, read_history, train
+from helpers import TINY
 
 FAST = dict(arch=TINY, epochs=3, image_size=32, batch_size=16, augment=False, verbose=0, learning_rate=0.01)
 
@@ -62,7 +63,6 @@ class InterruptAtEpoch(keras.callbacks.Callback):
 def test_resume_continues_an_interrupted_run(synthetic_faces, tmp_path, monkeypatch):
     run = tmp_path / "run"
     options = TrainOptions(**{**FAST, "epochs": 4})
-    import fer_edge.train.training as training
 
     original = training._callbacks
     monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
@@ -136,3 +136,32 @@ def test_init_from_with_other_labels(synthetic_faces, tmp_path):
     first = train(other, tmp_path / "a", TrainOptions(**{**FAST, "epochs": 1}))
     with pytest.raises(FerEdgeError, match="has labels"):
         train(synthetic_faces, tmp_path / "b", TrainOptions(**{**FAST, "init_from": str(first.model_path)}))
+
+
+def test_trains_on_vote_shares_blended_with_another_label_set(tmp_path):
+    """FER+ layout: probability targets reach the loss, and a blended label set moves them."""
+    from test_targets import fer2013_copy
+    from test_votes import write_vote_folder
+
+    data = tmp_path / "ferplus"
+    write_vote_folder(data / "train")
+    write_vote_folder(data / "valid")
+    other = fer2013_copy(tmp_path / "fer2013", {"fer0.png": "happy"}, data / "train")
+    seen = []
+    original = training.make_dataset
+
+    def spy(split, *args, **kwargs):
+        seen.append(split.target_matrix(8))
+        return original(split, *args, **kwargs)
+
+    options = TrainOptions(**{**FAST, "epochs": 1, "image_size": 48, "color_mode": "grayscale", "batch_size": 4},
+                           label_mode="probability", blend_labels=str(other), blend_weight=0.25)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "make_dataset", spy)
+        result = train(data, tmp_path / "run", options)
+    assert result.model_path.exists() and len(seen) == 2
+    np.testing.assert_allclose(seen[0][0], [0.75, 0.25, 0, 0, 0, 0, 0, 0])  # neutral 10/10, blended with happy
+    np.testing.assert_allclose(seen[0][1], [0, 6 / 9, 3 / 9, 0, 0, 0, 0, 0], atol=1e-6)  # vote shares
+    assert seen[1].shape == (8, 8) and set(np.unique(seen[1])) == {0.0, 1.0}  # valid: majority, one-hot
+    saved = json.loads((tmp_path / "run" / "options.json").read_text())
+    assert saved["label_mode"] == "probability" and saved["blend_weight"] == 0.25

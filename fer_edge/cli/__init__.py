@@ -9,6 +9,7 @@ import click
 from fer_edge import __version__
 from fer_edge.cli import bench, device, faces, scrape, workstation
 from fer_edge.errors import FerEdgeError
+from fer_edge.native_logs import quiet_tensorflow
 
 
 class FerEdgeGroup(click.Group):
@@ -28,6 +29,10 @@ def cli(verbose: int) -> None:
     """Facial expression recognition: train on a workstation, run on a Raspberry Pi kiosk."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        quiet_tensorflow()  # before any command imports TensorFlow
+        for name in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
+            logging.getLogger(name).setLevel(max(level, logging.ERROR))
 
 
 for command in (*device.COMMANDS, *faces.COMMANDS, *workstation.COMMANDS, *bench.COMMANDS, *scrape.COMMANDS):
