@@ -57,6 +57,15 @@ class FaceBox:
         """Centre of the box."""
         return (self.x + self.width / 2, self.y + self.height / 2)
 
+    def scaled(self, sx: float, sy: float | None = None) -> "FaceBox":
+        """The same face in an image `sx` times as wide (and `sy`, default `sx`, times as high).
+
+        For a box found on a camera's low-resolution stream, cropped from its main stream.
+        """
+        sy = sx if sy is None else sy
+        points = tuple((px * sx, py * sy) for px, py in self.landmarks)
+        return FaceBox(self.x * sx, self.y * sy, self.width * sx, self.height * sy, self.score, points)
+
     def iou(self, other: "FaceBox") -> float:
         """Intersection over union with another box."""
         left, top = max(self.x, other.x), max(self.y, other.y)
