@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test clean tools default-model
+.PHONY: demo test test-device clean tools default-model
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,21 @@ DEMO_DATA := $(if $(wildcard ../shared/data/fer2013/train),--data ../shared/data
 demo: $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge demo --out demo-output $(DEMO_DATA)
 
-test: $(VENV)/.dev-installed tools
+test: $(VENV)/.dev-installed tools test-device
 	$(PY) -m pytest -q -ra
+
+# The device test stage: a separate environment with only fer-edge[device] and pytest (no TensorFlow),
+# running the runtime's tests against the shipped models; what needs the workstation extras is skipped.
+DEVICE_VENV := .venv-device
+$(DEVICE_VENV)/.installed: setup.cfg pyproject.toml firmware_scripts/constraints-device.txt
+	$(PYTHON) -m venv $(DEVICE_VENV)
+	$(DEVICE_VENV)/bin/python -m pip install -q --disable-pip-version-check -e ".[device]" "pytest>=8,<10" \
+		-c firmware_scripts/constraints-device.txt
+	touch $@
+
+test-device: $(DEVICE_VENV)/.installed
+	! $(DEVICE_VENV)/bin/python -c "import tensorflow" 2>/dev/null   # the device install has no TensorFlow
+	$(DEVICE_VENV)/bin/python -m pytest -q -ra -m "not slow" -p no:cacheprovider
 
 # Reproduces the shipped default model from ../shared/data/fer2013 (about 100 minutes on 2 cores):
 # train, copy into the package, convert to every precision (verified on val), report, regenerate the golden test.
@@ -63,4 +76,4 @@ tools:
 	fi
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) $(DEVICE_VENV) demo-output .pytest_cache

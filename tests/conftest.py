@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,29 @@ TESTS = Path(__file__).resolve().parent
 SHARED_DATA = TESTS.parent.parent / "shared" / "data"
 FER2013 = SHARED_DATA / "fer2013"
 PHOTOS = SHARED_DATA / "photos"
+FACE_PHOTO = TESTS / "data" / "astronaut.jpg"
+"""One real face (public domain, see tests/data/README.md); no scikit-image needed."""
+
+WORKSTATION = find_spec("tensorflow") is not None
+"""False in the device test stage: a virtual environment with only fer-edge[device] and pytest."""
+WORKSTATION_FIXTURES = {"trained", "converted", "recognizer", "cli_run"}
+"""Fixtures that train a model with TensorFlow."""
+# Test modules that import TensorFlow (or other workstation packages) at import time.
+collect_ignore = [] if WORKSTATION else [
+    "test_cli.py", "test_convert.py", "test_fer2013.py", "test_metrics.py", "test_models.py", "test_radam.py",
+    "test_training.py",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    """On a device install, skip what needs the workstation extras, saying so."""
+    if WORKSTATION:
+        return
+    skip = pytest.mark.skip(reason="needs the workstation extras (fer-edge[dev]); this is the device test stage")
+    for item in items:
+        if item.get_closest_marker("workstation") or WORKSTATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(skip)
+
 
 needs_fer2013 = pytest.mark.skipif(not FER2013.is_dir(), reason="../shared/data/fer2013 is absent")
 needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is absent")

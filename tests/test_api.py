@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 
 import fer_edge
+from conftest import FACE_PHOTO
 
 
 @pytest.fixture(scope="module")
 def face_photo():
-    from skimage import data
-
-    return data.astronaut()  # RGB uint8, one real face
+    return fer_edge.read_image(FACE_PHOTO)  # RGB uint8, one real face
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ def test_on_canvas_places_and_shrinks():
     assert small[240, 639, 0] == 10 and small[240, 0, 0] == 128  # pushed to the right edge
 
 
+@pytest.mark.workstation
 def test_default_frames_show_a_real_face_yunet_finds():
     frames = default_frames(count=8)
     assert all(f.image.shape == (480, 640, 3) and f.label is None for f in frames)

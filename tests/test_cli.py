@@ -225,13 +225,10 @@ def test_normal_runs_print_no_native_log_lines(tmp_path):
     import subprocess
     from pathlib import Path
 
-    import cv2
-    from skimage import data
-
     import fer_edge
+    from conftest import FACE_PHOTO
 
-    photo = tmp_path / "astronaut.png"
-    cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    photo = FACE_PHOTO
     keras_model = Path(fer_edge.__file__).parent / "models" / "default.keras"
     noise = ("oneDNN", "absl", "XNNPACK", "cpu_feature_guard", "tensorflow/", "WARNING: All log messages")
     for args in (["predict", str(photo)], ["predict", str(photo), "--model", str(keras_model)]):

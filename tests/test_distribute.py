@@ -33,6 +33,7 @@ def run(data: Path, out: Path, mode: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.workstation
 @pytest.mark.subprocess
 def test_mirrored_on_two_virtual_devices_matches_single_device(synthetic_faces, tmp_path):
     single = run(synthetic_faces, tmp_path / "single", "none")

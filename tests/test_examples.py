@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import write_video
+from conftest import FACE_PHOTO, write_video
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise", "anger", "contempt", "happiness",
@@ -23,7 +23,6 @@ FAKE_PICAMERA2 = '''
 import json, os
 import cv2
 import numpy as np
-from skimage import data
 
 class _Request:
     def __init__(self, main_bgr, lores_yuv):
@@ -42,7 +41,8 @@ class Picamera2:
             json.dump(config, out)
     def start(self):
         rgb = np.zeros((480, 640, 3), np.uint8)
-        rgb[40:440, 120:520] = cv2.resize(data.astronaut(), (400, 400))
+        photo = cv2.cvtColor(cv2.imread(os.environ["FAKE_CAMERA_PHOTO"]), cv2.COLOR_BGR2RGB)
+        rgb[40:440, 120:520] = cv2.resize(photo, (400, 400))
         lores = cv2.resize(rgb, tuple(self.config["lores"]["size"]), interpolation=cv2.INTER_AREA)
         self.request = _Request(np.ascontiguousarray(rgb[..., ::-1]), cv2.cvtColor(lores, cv2.COLOR_RGB2YUV_I420))
     def capture_request(self):
@@ -69,10 +69,8 @@ def assert_faces_found(lines: list[str], frames: int) -> None:
 
 @pytest.mark.subprocess
 def test_webcam_example_on_a_video(tmp_path):
-    from skimage import data
-
     frame = np.zeros((480, 640, 3), np.uint8)
-    frame[40:440, 120:520] = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (400, 400))
+    frame[40:440, 120:520] = cv2.resize(cv2.imread(str(FACE_PHOTO)), (400, 400))
     video = write_video(tmp_path / "face.mp4", [frame] * 4)
     assert_faces_found(run_example("webcam.py", "--source", str(video), "--no-window", "--frames", "3"), 3)
 
@@ -84,7 +82,7 @@ def test_picamera2_example_detects_on_lores_and_crops_main(tmp_path):
     (fakes / "__init__.py").write_text(textwrap.dedent(FAKE_PICAMERA2))
     log = tmp_path / "camera.json"
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "fakes"), os.environ.get("PYTHONPATH", "")]),
-           "FAKE_CAMERA_LOG": str(log)}
+           "FAKE_CAMERA_LOG": str(log), "FAKE_CAMERA_PHOTO": str(FACE_PHOTO)}
     assert_faces_found(run_example("picamera2_kiosk.py", "--frames", "2", env=env), 2)
     config = log.read_text()
     assert '"format": "RGB888"' in config and '"format": "YUV420"' in config and "[320, 240]" in config

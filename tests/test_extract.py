@@ -111,6 +111,7 @@ def test_all_faces_suffix(photos, tmp_path):
     assert (tmp_path / "crops" / "happy" / "0000_0.png").exists()
 
 
+@pytest.mark.workstation
 def test_cli_extract_then_train_consumes_the_crops(photos, tmp_path):
     from helpers import TINY
 

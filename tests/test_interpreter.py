@@ -57,6 +57,7 @@ def plain_tflite(input_shape=(8, 8, 3)) -> bytes:
     return tf.lite.TFLiteConverter.from_concrete_functions([module.f.get_concrete_function()], module).convert()
 
 
+@pytest.mark.workstation
 def test_sidecar_is_the_fallback(tmp_path):
     from fer_edge.metadata import ModelMetadata, save_metadata
     from fer_edge.preprocess import Preprocessing
@@ -84,6 +85,7 @@ def test_missing_corrupt_and_metadata_less_models(converted, tmp_path):
         TFLiteClassifier(tmp_path / "cut.tflite")
 
 
+@pytest.mark.workstation
 def test_model_without_metadata(tmp_path):
     (tmp_path / "plain.tflite").write_bytes(plain_tflite())
     with pytest.raises(ModelError, match="no fer-edge metadata"):

@@ -79,6 +79,7 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob("fer_edge-*.whl"))
 
 
+@pytest.mark.workstation
 @pytest.mark.subprocess
 def test_wheel_installs_one_top_level_package(wheel):
     with zipfile.ZipFile(wheel) as archive:
@@ -90,6 +91,7 @@ def test_wheel_installs_one_top_level_package(wheel):
     assert "fer_edge/models/default_int8.tflite" in names
 
 
+@pytest.mark.workstation
 @pytest.mark.subprocess
 def test_commands_work_beside_a_users_train_py_and_convert_py(tmp_path):
     (tmp_path / "train.py").write_text("raise SystemExit('the user train.py was imported')\n")

@@ -167,6 +167,7 @@ def test_scraped_folders_feed_extraction_and_training(server, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.workstation
 def test_missing_driver_names_the_fix(tmp_path):
     with pytest.raises(FerEdgeError, match="apt install chromium chromium-driver"):
         scrape(tmp_path, ScrapeOptions(driver_path=str(tmp_path / "nope")))
