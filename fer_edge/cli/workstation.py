@@ -90,7 +90,45 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
         click.echo(f"{name}: {path}")
 
 
-COMMANDS = (train, demo)
+@click.command()
+@click.argument("model", metavar="MODEL")
+@click.argument("data", type=DATA_DIR)
+@click.option("--detector", "detectors", multiple=True, type=click.Choice(["yunet", "mtcnn"]), default=("yunet",),
+              show_default=True, help="Detector(s) to calibrate the crop framing for (repeatable).")
+@click.option("--limit", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Frame at most N faces per detector (0: all).")
+@click.option("--write", is_flag=True,
+              help="Record the framings and the TTA that pays in MODEL's metadata file (before converting).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, write: bool, json_path: Path | None):
+    """Calibrate MODEL's crop framing per detector, and test-time augmentation, on labelled face crops.
+
+    DATA holds crops framed like the training faces (e.g. ../shared/data/ferplus/valid). Each face is
+    upscaled into a larger frame and detected; the median framing of the face around the detector's
+    box makes runtime crops look like the training faces.
+
+    Example: fer-edge calibrate runs/x/model.keras ../shared/data/ferplus/valid --detector yunet --write
+    """
+    from fer_edge.framing import calibrate as run_calibration
+    from fer_edge.framing import record_calibration
+    from fer_edge.metadata import sidecar_path
+
+    result = run_calibration(model, data, detectors, limit, progress=True)
+    rows = [[f.detector, f"{f.detected}/{f.faces}", f"{f.geometry.scale:.3f}",
+             f"{f.scale_quartiles[0]:.3f}-{f.scale_quartiles[2]:.3f}", f"{f.geometry.shift_y:+.3f}",
+             f"{f.shift_quartiles[0]:+.3f}-{f.shift_quartiles[2]:+.3f}"] for f in result.framings]
+    click.echo(format_table(rows, ["detector", "found", "scale", "scale IQR", "shift_y", "shift_y IQR"]))
+    click.echo(f"accuracy on {result.faces} crops: {result.accuracy:.4f}, with mirror TTA {result.accuracy_mirror:.4f}"
+               f" -> tta {result.tta}")
+    if json_path:
+        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    if write:
+        target = sidecar_path(model)
+        record_calibration(target, list(result.framings), result.tta)
+        click.echo(f"recorded in {target}")
+
+
+COMMANDS = (train, demo, calibrate)
 
 
 @click.command()
