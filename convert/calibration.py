@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.dataset import has_split_folders, limit_per_class, load_folder, stratified_indices
+from fer_edge.dataset import has_split_folders, load_split, stratified_indices
 from fer_edge.errors import DatasetError
-from fer_edge.images import scan_image_folder
 from fer_edge.preprocess import Preprocessing
 
 
 def calibration_pixels(data: str | Path, prep: Preprocessing, samples: int = 300, seed: int = 0) -> np.ndarray:
-    """About `samples` uint8 model pixels drawn from the ImageFolder `data`, stratified by class.
+    """About `samples` uint8 model pixels drawn from `data`, stratified by class.
 
-    With split folders (`data/train/...`) the training split is used.
+    `data` is an ImageFolder or a vote folder (FER+, by majority label); with split folders
+    (`data/train/...`) the training split is used.
 
     Raises:
         DatasetError: `data` is missing, empty or has no usable image.
@@ -23,11 +23,11 @@ def calibration_pixels(data: str | Path, prep: Preprocessing, samples: int = 300
     if samples < 1:
         raise DatasetError(f"calibration needs at least 1 sample, got {samples}")
     data = Path(data)
-    folder = scan_image_folder(data / "train" if has_split_folders(data) else data)
-    if not folder.files:
-        raise DatasetError(f"no calibration image in {folder.root}")
-    split, _ = load_folder(limit_per_class(folder, samples, seed), prep)
+    _, split, _ = load_split(data / "train" if has_split_folders(data) else data, prep, max_per_class=samples,
+                             seed=seed)
     if len(split) <= samples:
         return split.pixels
     _, chosen = stratified_indices(split.labels, (samples / len(split),), seed)
+    if len(chosen) < samples // 2:  # classes too small to stratify: a seeded draw over all faces
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(split))[:samples])
     return split.pixels[chosen]

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fer_edge.errors import DatasetError, ImageDecodeError
+from fer_edge.image_header import image_size
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 _JPEG_START = b"\xff\xd8"
 _JPEG_END = b"\xff\xd9"
+MAX_PIXELS = 40_000_000
+"""Images whose header declares more pixels are refused before decoding (40 MP: 120 MB as RGB)."""
 
 
 def _cv2():
@@ -33,7 +37,14 @@ def _check_not_truncated(data: bytes, source: str) -> None:
         raise ImageDecodeError(f"{source}: truncated JPEG (no end-of-image marker)")
 
 
-def decode_image(data: bytes, source: str = "<bytes>") -> np.ndarray:
+def _check_pixel_count(data: bytes, source: str, max_pixels: int) -> None:
+    size = image_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise ImageDecodeError(f"{source}: {size[0]}x{size[1]} pixels is over the limit of "
+                               f"{max_pixels / 1e6:g} megapixels; scale it down first")
+
+
+def decode_image(data: bytes, source: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode encoded image bytes to an RGB uint8 array of shape (H, W, 3).
 
     Grayscale, RGB, RGBA and 16-bit images are accepted; the format is found from
@@ -42,15 +53,20 @@ def decode_image(data: bytes, source: str = "<bytes>") -> np.ndarray:
     Args:
         data: the encoded file content (JPEG, PNG, BMP or WebP).
         source: a name for error messages.
+        max_pixels: refuse images whose header declares more pixels than this, before decoding.
 
     Raises:
-        ImageDecodeError: the bytes are empty, truncated or not a supported image.
+        ImageDecodeError: the bytes are empty, truncated, too large or not a supported image.
     """
     if not data:
         raise ImageDecodeError(f"{source}: empty file (0 bytes)")
     _check_not_truncated(data, source)
+    _check_pixel_count(data, source, max_pixels)
     cv2 = _cv2()
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageDecodeError(f"{source}: cannot decode ({str(exc).strip().splitlines()[-1]})") from exc
     if image is None or image.size == 0:
         raise ImageDecodeError(f"{source}: not a readable JPEG/PNG/BMP/WebP image")
     return _to_rgb_uint8(image, cv2)
@@ -68,18 +84,22 @@ def _to_rgb_uint8(image: np.ndarray, cv2) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3). See `decode_image`.
 
+    Only regular files are read: a FIFO, device or folder is refused without blocking.
+
     Raises:
-        ImageDecodeError: the file is missing, unreadable or not an image.
+        ImageDecodeError: the file is missing, not a regular file, unreadable, too large or not an image.
     """
     path = Path(path)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ImageDecodeError(f"{path}: not a regular file")
         data = path.read_bytes()
     except OSError as exc:
         raise ImageDecodeError(f"{path}: cannot read file ({exc.strerror})") from exc
-    return decode_image(data, str(path))
+    return decode_image(data, str(path), max_pixels)
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,12 @@ def test_cli_convert_with_verification_and_verify_json(trained, tmp_path):
 def test_cli_int8_without_calibration(trained, tmp_path):
     result = CliRunner().invoke(cli, ["convert", str(trained[0]), "--out", str(tmp_path / "m.tflite")])
     assert result.exit_code == 1 and result.output.startswith("Error: int8 needs real calibration images")
+
+
+def test_calibration_from_a_vote_folder(tmp_path):
+    from fer_edge.votes import EMOTIONS
+    from test_votes import write_vote_folder
+
+    write_vote_folder(tmp_path / "ferplus" / "train")
+    pixels = calibration_pixels(tmp_path / "ferplus", Preprocessing((48, 48), "grayscale"), samples=4, seed=0)
+    assert pixels.shape == (4, 48, 48, 1) and len(EMOTIONS) == 8

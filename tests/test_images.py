@@ -95,3 +95,52 @@ def test_scan_errors_name_the_folder(tmp_path):
         scan_image_folder(tmp_path / "missing")
     with pytest.raises(DatasetError, match="no class folders"):
         scan_image_folder(tmp_path)
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A real 1x1 PNG whose IHDR is rewritten to declare `width` x `height` (CRC left stale)."""
+    import struct
+
+    import cv2
+
+    data = bytearray(cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes())
+    data[16:24] = struct.pack(">II", width, height)
+    return bytes(data)
+
+
+def test_oversized_images_are_refused_from_the_header(tmp_path):
+    from fer_edge.errors import ImageDecodeError
+    from fer_edge.images import decode_image, read_image
+
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_declaring(40000, 40000))
+    with pytest.raises(ImageDecodeError, match="40000x40000 pixels is over the limit of 40 megapixels"):
+        read_image(path)
+    with pytest.raises(ImageDecodeError, match="over the limit of 1e-06"):
+        decode_image(_png_declaring(2, 2), "x.png", max_pixels=1)
+
+
+def test_header_sizes_of_every_format():
+    import cv2
+
+    from fer_edge.image_header import image_size
+
+    image = np.random.default_rng(0).integers(0, 255, (37, 53, 3), np.uint8)
+    for ext, params in ((".jpg", []), (".png", []), (".bmp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 80]),
+                        (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101])):
+        assert image_size(cv2.imencode(ext, image, params)[1].tobytes()) == (53, 37), ext
+    assert image_size(b"GIF89a....") is None and image_size(b"\xff\xd8\xff") is None
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    from fer_edge.errors import ImageDecodeError
+    from fer_edge.images import read_image
+
+    fifo = tmp_path / "camera.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageDecodeError, match="not a regular file"):
+        read_image(fifo)
+    with pytest.raises(ImageDecodeError, match="not a regular file"):
+        read_image(tmp_path)
