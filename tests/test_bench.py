@@ -103,3 +103,15 @@ def test_fer_peer(converted):
 def test_bench_rejects_bad_thread_lists():
     result = CliRunner().invoke(cli, ["bench", "--threads", "0,x"])
     assert result.exit_code == 2 and "--threads" in result.output
+
+
+def test_bench_compares_test_time_augmentation(converted, tmp_path):
+    result = CliRunner().invoke(cli, [
+        "bench", "--no-full", "--tflite", str(converted["int8"].path), "--threads", "1", "--tta", "none,mirror",
+        "--runs", "10", "--warmup", "1", "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())]
+    stem = converted["int8"].path.stem
+    assert names == [f"edge yunet@256+{stem} x1", f"edge yunet@256+{stem}+mirror x1"]
+    bad = CliRunner().invoke(cli, ["bench", "--no-full", "--tta", "rotate", "--runs", "10"])
+    assert bad.exit_code == 1 and "Error: test-time augmentation must be one of" in bad.output

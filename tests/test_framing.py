@@ -76,3 +76,22 @@ def test_calibration_is_recorded_in_the_metadata_file(tmp_path):
     assert metadata.crops["mtcnn"] == CropGeometry(1.0, 0.0) and metadata.tta == "mirror"
     record_calibration(tmp_path / "m.meta.json", [], None)  # nothing new: everything kept
     assert load_metadata(tmp_path / "m.meta.json") == metadata and load_metadata(tmp_path / "m.meta.json").tta == "mirror"
+
+
+def test_calibrate_command_prints_and_records(crops_of_known_framing, tmp_path):
+    from click.testing import CliRunner
+
+    from fer_edge.cli import cli
+
+    shipped = default_model_path()
+    model = tmp_path / "m.tflite"
+    shutil.copy(shipped, model)
+    shutil.copy(shipped.with_name(shipped.stem + ".meta.json"), tmp_path / "m.meta.json")
+    result = CliRunner().invoke(cli, ["calibrate", str(model), str(crops_of_known_framing), "--write",
+                                      "--json", str(tmp_path / "c.json")])
+    assert result.exit_code == 0, result.output
+    assert "yunet     3/3" in result.output and "-> tta none" in result.output
+    recorded = load_metadata(tmp_path / "m.meta.json").crops["yunet"]
+    assert recorded.scale == pytest.approx(1.3, abs=0.12)
+    missing = CliRunner().invoke(cli, ["calibrate", str(tmp_path / "none.tflite"), str(crops_of_known_framing)])
+    assert missing.exit_code == 1 and "Error: model file not found" in missing.output
