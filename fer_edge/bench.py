@@ -14,6 +14,7 @@ import numpy as np
 from fer_edge.crops import crop_face
 from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.images import read_image, scan_image_folder
+from fer_edge.labels import canonical_label
 from fer_edge.preprocess import resize_rgb, to_model_pixels
 from fer_edge.recognizer import framing_for
 
@@ -177,19 +178,22 @@ def measure(pipeline: Pipeline, frames: list[Frame], runs: int = 100, warmup: in
 
 
 def score(records: list[BenchRecord], frames: list[Frame], reference: str | None) -> list[BenchRecord]:
-    """Accuracy against frame labels when there are labels, else top-1 agreement with `reference`
-    (the first record when `reference` is None).
+    """Accuracy against frame labels when there are labels (matched by canonical name), else top-1
+    agreement with `reference` (the first record when `reference` is None).
 
     A frame whose face was not found counts as wrong (accuracy) or as a disagreement.
     """
     labels = [frame.label for frame in frames]
     if all(label is not None for label in labels):
-        return [replace(r, accuracy=float(np.mean([p == t for p, t in zip(r.predictions, labels)])))
+        truth = [canonical_label(label) for label in labels]  # "happy" is "happiness"
+        return [replace(r, accuracy=float(np.mean([p is not None and canonical_label(p) == t
+                                                   for p, t in zip(r.predictions, truth)])))
                 for r in records]
     base = next((r for r in records if r.name == reference), records[0] if records else None)
     if base is None:
         return records
-    return [replace(r, agreement=float(np.mean([p is not None and p == b
+    return [replace(r, agreement=float(np.mean([p is not None and b is not None
+                                                and canonical_label(p) == canonical_label(b)
                                                 for p, b in zip(r.predictions, base.predictions)])))
             for r in records]
 

@@ -115,3 +115,13 @@ def test_bench_compares_test_time_augmentation(converted, tmp_path):
     assert names == [f"edge yunet@256+{stem} x1", f"edge yunet@256+{stem}+mirror x1"]
     bad = CliRunner().invoke(cli, ["bench", "--no-full", "--tta", "rotate", "--runs", "10"])
     assert bad.exit_code == 1 and "Error: test-time augmentation must be one of" in bad.output
+
+
+def test_scores_match_label_spellings():
+    """A FER+ model's "happiness" is a FER2013 frame's "happy", and agrees with `fer`'s "happy"."""
+    frames = [Frame(np.zeros((1, 1, 3), np.uint8), label) for label in ("happy", "angry", "sad")]
+    ours = record("ours", 5, predictions=("happiness", "anger", "contempt"))
+    peer = record("peer", 9, predictions=("happy", "angry", "sad"))
+    assert [r.accuracy for r in score([ours, peer], frames, None)] == [pytest.approx(2 / 3), 1.0]
+    unlabeled = [Frame(f.image) for f in frames]
+    assert [r.agreement for r in score([peer, ours], unlabeled, "peer")] == [1.0, pytest.approx(2 / 3)]
