@@ -73,8 +73,12 @@ def _edge_pipelines(paths, threads, detection, widths, tta_modes) -> list[Pipeli
     for width in widths:
         detector = create_detector("yunet", replace(detection, detect_width=width))
         for path in paths:
+            seen = set()
             for count, mode in ((count, mode) for count in threads for mode in tta_modes):
                 classifier = apply_tta(TFLiteClassifier(path, threads=count), mode)
+                if (count, hasattr(classifier, "classifier")) in seen:
+                    continue  # "auto" resolved to a mode already measured
+                seen.add((count, hasattr(classifier, "classifier")))
                 precision = str(classifier.metadata.extra.get("quantization", "unknown"))
                 mirror = "+mirror" if hasattr(classifier, "classifier") else ""
                 name = f"edge yunet{f'@{width}' if width else ''}+{Path(path).stem}{mirror} x{count}"

@@ -134,16 +134,23 @@ def test_workstation_command_without_tensorflow(monkeypatch, synthetic_faces, tm
     assert 'Error: ' in result.output and 'pip install "fer-edge[train]"' in result.output
 
 
-def test_demo_on_generated_data(tmp_path):
-    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo"), "--epochs", "1"])
+@pytest.mark.slow
+def test_demo_on_generated_data_shows_the_product(tmp_path):
+    """The fresh-clone demo: shipped model on a photo and a video, a run that learns, int8, the bench."""
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "accuracy" in result.output and "agreement" in result.output
-    assert "full mtcnn+keras" in result.output and "edge yunet@320+model_int8 x1" in result.output
-    assert "edge yunet@320+default_int8 x1" in result.output  # the shipped model, benchmarked beside it
-    assert "shipped default model" not in result.output  # no accuracy of it on cartoon faces
-    assert (tmp_path / "demo" / "model_int8.tflite").exists()
-    for name in ("metrics.json", "confusion_matrix.png", "training_curves.png"):
-        assert (tmp_path / "demo" / "report" / name).exists()
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert metrics["n"] == 500 and metrics["accuracy"] >= 0.8  # the generated task is learnt
+    photo = json.loads((out / "photo.json").read_text())
+    assert len(photo) == 1 and photo[0]["label"] in ("happy", "happiness")
+    events = (out / "kiosk.jsonl").read_text().splitlines()
+    assert len(events) == 48 and all(json.loads(line)["faces"] for line in events)
+    for name in ("photo.jpg", "kiosk.mp4", "model_int8.tflite", "bench.json", "report/confusion_matrix.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert "edge yunet@256+default_int8 x1" in result.output and "full mtcnn+keras" in result.output
+    listing = (out / "README.md").read_text()
+    assert "`photo.jpg`" in listing and "`kiosk.mp4`" in listing and "Total:" in listing
 
 
 def test_predict_with_tflite_and_annotations(converted, trained, tmp_path):
