@@ -56,6 +56,21 @@ def map_classes_to_labels(classes: tuple[str, ...], labels: tuple[str, ...]) -> 
     return np.array([model_names.index(canonical_label(name)) for name in classes], dtype=np.int64)
 
 
+def report_labels(classes: tuple[str, ...], labels: tuple[str, ...]) -> tuple[tuple[str, ...], np.ndarray]:
+    """The model's labels plus any dataset class it lacks, and each dataset class's index in them.
+
+    A class the model cannot predict (FER+'s contempt for a FER2013 model) stays in the report
+    with recall 0: its images count as wrong, they are not dropped.
+    """
+    model_names = [canonical_label(name) for name in labels]
+    missing = tuple(name for name in classes if canonical_label(name) not in model_names)
+    for name in missing:
+        logger.warning("dataset class %r is not a label of the model: its images count as wrong", name)
+    extended = (*labels, *missing)
+    index = [model_names.index(canonical_label(c)) if c not in missing else extended.index(c) for c in classes]
+    return extended, np.array(index, dtype=np.int64)
+
+
 def resolve_eval_folder(data: str | Path, split: str | None) -> Path:
     """The ImageFolder to evaluate: `data/<split>` when given or when data has split folders."""
     data = Path(data)
@@ -98,7 +113,7 @@ def face_pixels(folder: Path, metadata, detector) -> tuple[tuple[str, ...], Spli
 def evaluate_classifier(classifier, data: str | Path, split: str | None = None, detector=None) -> Evaluation:
     """Evaluate on labeled images: face crops (no detector) or photos (the detector finds each face).
 
-    Dataset classes are matched to the model's labels by name.
+    Dataset classes are matched to the model's labels by name; a class the model lacks counts as wrong.
     """
     folder, prep = resolve_eval_folder(data, split), classifier.metadata.preprocessing
     if detector is None or detector.name == "none":
@@ -106,10 +121,13 @@ def evaluate_classifier(classifier, data: str | Path, split: str | None = None, 
         skipped, no_face = len(skipped), 0
     else:
         classes, loaded, skipped, no_face = face_pixels(folder, classifier.metadata, detector)
-    y_true = map_classes_to_labels(classes, classifier.metadata.labels)[loaded.labels]
+    labels, index = report_labels(classes, classifier.metadata.labels)
+    y_true = index[loaded.labels]
     probabilities = np.asarray(classifier.predict_pixels(loaded.pixels), dtype=np.float64)
-    picked = np.clip(probabilities[np.arange(len(y_true)), y_true], 1e-12, 1.0)
-    report = classification_report(y_true, probabilities.argmax(axis=1), classifier.metadata.labels)
+    predictable = y_true < probabilities.shape[1]
+    picked = np.where(predictable, probabilities[np.arange(len(y_true)), np.where(predictable, y_true, 0)], 0.0)
+    picked = np.clip(picked, 1e-12, 1.0)
+    report = classification_report(y_true, probabilities.argmax(axis=1), labels)
     return Evaluation(report, float(-np.log(picked).mean()), probabilities, y_true, loaded.paths, skipped, no_face)
 
 
@@ -118,7 +136,7 @@ def write_predictions_csv(evaluation: Evaluation, path: str | Path) -> None:
     labels = evaluation.report.labels
     with Path(path).open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "true", "predicted", *labels])
+        writer.writerow(["path", "true", "predicted", *labels[:evaluation.probabilities.shape[1]]])
         for row, (probs, true) in enumerate(zip(evaluation.probabilities, evaluation.labels)):
             writer.writerow([str(evaluation.paths[row]), labels[true], labels[int(probs.argmax())],
                              *(f"{p:.6f}" for p in probs)])

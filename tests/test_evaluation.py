@@ -64,3 +64,29 @@ def test_evaluate_photos_through_yunet(converted, tmp_path):
                                      detector=create_detector("yunet"))
     assert evaluation.report.n + evaluation.no_face == 8
     assert evaluation.report.n >= 7 and evaluation.skipped == 1
+
+
+def test_a_class_the_model_lacks_counts_as_wrong(synthetic_faces, tmp_path):
+    """FER+'s contempt for a FER2013 model: kept in the report with recall 0, its images wrong."""
+    import numpy as np
+
+    from fer_edge.evaluation import evaluate_classifier, report_labels, write_predictions_csv
+    from fer_edge.metadata import ModelMetadata
+    from fer_edge.preprocess import Preprocessing
+
+    class AlwaysHappy:
+        metadata = ModelMetadata(("happiness", "sadness"), Preprocessing((32, 32)))
+
+        def predict_pixels(self, pixels):
+            return np.tile([0.9, 0.1], (len(pixels), 1))
+
+    labels, index = report_labels(("happy", "sad", "surprise"), AlwaysHappy.metadata.labels)
+    assert labels == ("happiness", "sadness", "surprise") and index.tolist() == [0, 1, 2]
+    evaluation = evaluate_classifier(AlwaysHappy(), synthetic_faces, "val")
+    report = evaluation.report
+    assert report.n == 30 and report.accuracy == pytest.approx(10 / 30)
+    assert report.recall.tolist() == [1.0, 0.0, 0.0] and report.support.tolist() == [10, 10, 10]
+    assert evaluation.loss == pytest.approx((10 * -np.log(0.9) + 10 * -np.log(0.1) + 10 * -np.log(1e-12)) / 30)
+    write_predictions_csv(evaluation, tmp_path / "p.csv")
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "path,true,predicted,happiness,sadness" and rows[-1].split(",")[1:3] == ["surprise", "happiness"]
