@@ -66,6 +66,8 @@ def as_geometry(framing: Framing) -> CropGeometry:
 
 def square_region(box: FaceBox, framing: Framing = DEFAULT_MARGIN) -> tuple[int, int, int]:
     """(left, top, side) in integer pixels of the square crop around `box`."""
+    if not math.isfinite(box.x + box.y + box.width + box.height):
+        raise FerEdgeError(f"face box must have finite coordinates, got {box.to_dict()['box']}")
     if box.width <= 0 or box.height <= 0:
         raise FerEdgeError(f"face box must have a positive size, got {box.width}x{box.height}")
     geometry = as_geometry(framing)

@@ -7,6 +7,7 @@ MTCNN, the training-time detector, lives in `train/mtcnn_detector.py` (it needs 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -132,9 +133,9 @@ class FaceDetector(Protocol):
 
 
 def filter_faces(faces: list[FaceBox], options: DetectorOptions) -> list[FaceBox]:
-    """Apply score, minimum size and maximum count; largest face first."""
-    kept = [f for f in faces if f.score >= options.score_threshold
-            and min(f.width, f.height) >= options.min_face_size]
+    """Apply score, minimum size and maximum count; largest face first. Non-finite boxes are dropped."""
+    kept = [f for f in faces if math.isfinite(f.x + f.y + f.width + f.height + f.score)
+            and f.score >= options.score_threshold and min(f.width, f.height) >= options.min_face_size]
     return sorted(kept, key=lambda f: -f.area)[: options.max_faces]
 
 

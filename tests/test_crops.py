@@ -73,3 +73,14 @@ def test_shifted_crop_takes_the_pixels_below():
     lower = crop_face(image, FaceBox(30, 30, 40, 40), size=40, framing=CropGeometry(1.0, 0.25))
     assert (centred[:, :, 0] == 200).mean() == pytest.approx(0.25, abs=0.03)
     assert (lower[:, :, 0] == 200).mean() == pytest.approx(0.5, abs=0.03)
+
+
+def test_non_finite_boxes_are_errors_and_detectors_drop_them():
+    from fer_edge.faces import DetectorOptions, filter_faces
+
+    for box in (FaceBox(float("inf"), 0, 10, 10), FaceBox(0, 0, float("nan"), 10)):
+        with pytest.raises(FerEdgeError, match="finite"):
+            square_region(box, 0.2)
+    good = FaceBox(0, 0, 40, 40, score=0.9)
+    faces = [FaceBox(0, 0, float("inf"), 40, score=0.9), good, FaceBox(0, 0, 40, 40, score=float("nan"))]
+    assert filter_faces(faces, DetectorOptions()) == [good]
