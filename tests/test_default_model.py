@@ -53,6 +53,9 @@ def test_metadata_of_the_shipped_model():
     assert meta.preprocessing.input_shape == classifier.input.shape[1:]
     assert meta.extra["calibration"]["samples"] >= 100
     assert 0.5 < meta.extra["val_accuracy"] <= 1.0
+    assert set(meta.crops) == {"yunet", "mtcnn"} and meta.tta == "mirror"  # calibrated on FER2013 val
+    for geometry in meta.crops.values():
+        assert 0.9 < geometry.scale < 1.05 and abs(geometry.shift_y) < 0.02  # FER faces are tight crops
 
 
 def test_golden_prediction():
@@ -79,6 +82,22 @@ def test_shipped_int8_beats_fers_model_on_fer2013_val():
     assert peer.accuracy == pytest.approx(0.6347, abs=0.001)  # fer's shipped model, as measured in the README
     assert ours.accuracy > peer.accuracy
     assert float_model.accuracy - ours.accuracy <= 0.01
+
+
+@pytest.mark.slow
+@needs_fer2013
+def test_shipped_settings_on_both_label_sets():
+    """The default as `--model default` runs it (mirror TTA), on FER2013 val and FER+ valid (README figures)."""
+    from conftest import SHARED_DATA
+    from fer_edge.evaluation import evaluate_classifier
+    from fer_edge.model_files import load_classifier
+
+    shipped = load_classifier("default")
+    fer2013 = evaluate_classifier(shipped, FER2013, split="val").report
+    assert fer2013.accuracy == pytest.approx(0.6620, abs=0.0005)
+    assert fer2013.recall.min() == pytest.approx(0.25)  # disgust: 10 of 40, under the 30% aimed for
+    ferplus = evaluate_classifier(shipped, SHARED_DATA / "ferplus", split="valid").report
+    assert ferplus.n == 3191 and ferplus.accuracy == pytest.approx(0.6973, abs=0.0005)  # contempt counts as wrong
 
 
 if __name__ == "__main__" and "--regenerate" in sys.argv:
