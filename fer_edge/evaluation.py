@@ -61,9 +61,15 @@ def report_labels(classes: tuple[str, ...], labels: tuple[str, ...]) -> tuple[tu
 
     A class the model cannot predict (FER+'s contempt for a FER2013 model) stays in the report
     with recall 0: its images count as wrong, they are not dropped.
+
+    Raises:
+        DatasetError: no dataset class is a label of the model (the wrong folder or model).
     """
     model_names = [canonical_label(name) for name in labels]
     missing = tuple(name for name in classes if canonical_label(name) not in model_names)
+    if len(missing) == len(classes):
+        raise DatasetError(f"none of the dataset classes {list(classes)} is a label of the model "
+                           f"(model labels: {list(labels)}): is this the right model or folder?")
     for name in missing:
         logger.warning("dataset class %r is not a label of the model: its images count as wrong", name)
     extended = (*labels, *missing)

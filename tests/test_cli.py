@@ -82,9 +82,15 @@ def test_evaluate_table_and_label_mismatch(cli_run, tmp_path):
     from fer_edge.synthetic import write_synthetic_dataset
 
     other = write_synthetic_dataset(tmp_path / "other", per_class=2, size=32, classes=("happy", "angry"))
-    result = CliRunner().invoke(cli, ["evaluate", str(run / "model.keras"), str(other)])
+    result = CliRunner().invoke(cli, ["evaluate", str(run / "model.keras"), str(other), "--json"])
+    assert result.exit_code == 0, result.output  # angry is not a label: its images count as wrong
+    metrics = json.loads(result.output[result.output.index("{"):])
+    assert metrics["n"] == 4 and metrics["per_class"]["angry"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0,
+                                                                     "support": 2}
+    unrelated = write_synthetic_dataset(tmp_path / "unrelated", per_class=2, size=32, classes=("angry", "neutral"))
+    result = CliRunner().invoke(cli, ["evaluate", str(run / "model.keras"), str(unrelated)])
     assert result.exit_code == 1
-    assert "Error: dataset classes ['angry'] are not labels of the model" in result.output
+    assert "Error: none of the dataset classes ['angry', 'neutral'] is a label of the model" in result.output
 
 
 def test_predict_json_ranks_every_class(cli_run, synthetic_faces):
