@@ -114,12 +114,24 @@ def default_frames(count: int = 24, seed: int = 0) -> list[Frame]:
     return frames
 
 
+LABELED_FACE_SIDE = 192
+"""Smaller labelled images (FER's 48x48 crops) are upscaled to this side: a face about a metre from the camera."""
+
+
 def labeled_frames(data: str | Path, per_class: int = 20, seed: int = 0) -> list[Frame]:
-    """Up to `per_class` images per class of an ImageFolder, each centred on a 640x480 frame."""
+    """Up to `per_class` images per class of an ImageFolder, each centred on a 640x480 frame.
+
+    Images smaller than `LABELED_FACE_SIDE` are upscaled to it first: a 48x48 face crop on a
+    640x480 frame is smaller than any kiosk face, and YuNet misses half of them.
+    """
     from fer_edge.dataset import limit_per_class
 
     folder = limit_per_class(scan_image_folder(data), per_class, seed)
-    frames = [Frame(on_canvas(read_image(path)), folder.classes[label]) for path, label in folder.files]
+    frames = []
+    for path, label in folder.files:
+        image = read_image(path)
+        scale = max(1.0, LABELED_FACE_SIDE / min(image.shape[:2]))
+        frames.append(Frame(on_canvas(image, scale=scale), folder.classes[label]))
     if not frames:
         raise DatasetError(f"no image in {data}")
     return frames

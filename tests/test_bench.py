@@ -125,3 +125,14 @@ def test_scores_match_label_spellings():
     assert [r.accuracy for r in score([ours, peer], frames, None)] == [pytest.approx(2 / 3), 1.0]
     unlabeled = [Frame(f.image) for f in frames]
     assert [r.agreement for r in score([peer, ours], unlabeled, "peer")] == [1.0, pytest.approx(2 / 3)]
+
+
+def test_small_labelled_faces_are_upscaled_onto_frames(synthetic_faces):
+    from fer_edge.bench import labeled_frames
+
+    frames = labeled_frames(synthetic_faces / "val", per_class=2)
+    assert len(frames) == 6 and {f.label for f in frames} == {"happy", "sad", "surprise"}
+    for frame in frames:
+        assert frame.image.shape == (480, 640, 3)
+        face = np.argwhere((frame.image != 128).any(axis=2))
+        assert (face.max(axis=0) - face.min(axis=0) + 1).tolist() == [192, 192]  # 48x48 upscaled 4x
