@@ -84,13 +84,14 @@ def _kiosk_step(out_dir: Path):
 
 
 def _write_video(path: Path, frames_rgb) -> None:
-    import cv2
+    from fer_edge.kiosk import VideoRecorder
 
-    height, width = frames_rgb[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (width, height))
-    for frame in frames_rgb:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
+    recorder = VideoRecorder(path, fps=12)
+    try:
+        for frame in frames_rgb:
+            recorder.write(frame)
+    finally:
+        recorder.close()
 
 
 def _training_data(out_dir: Path, data: Path | None) -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.crops import crop_face
+from fer_edge.crops import CropGeometry, crop_face
 from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.labels import canonical_label
@@ -155,14 +155,14 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
             "p99": float(np.percentile(values, 99))}
 
 
-def _one_frame(pipeline: Pipeline, image: np.ndarray) -> tuple[list[float], str | None]:
+def _one_frame(pipeline: Pipeline, image: np.ndarray, geometry: CropGeometry) -> tuple[list[float], str | None]:
     prep = pipeline.classifier.metadata.preprocessing
     t0 = time.perf_counter()
     faces = pipeline.detector.detect(image)[:1]
     t1 = time.perf_counter()
     label = None
     if faces:
-        crop = crop_face(image, faces[0], prep.input_size, framing_for(pipeline.classifier.metadata, pipeline.detector))
+        crop = crop_face(image, faces[0], prep.input_size, geometry)
         pixels = to_model_pixels(crop, prep)[np.newaxis]
         t2 = time.perf_counter()
         probabilities = pipeline.classifier.predict_pixels(pixels)
@@ -175,10 +175,11 @@ def _one_frame(pipeline: Pipeline, image: np.ndarray) -> tuple[list[float], str 
 
 def measure(pipeline: Pipeline, frames: list[Frame], runs: int = 100, warmup: int = 10) -> BenchRecord:
     """Predict every frame once, then time `warmup` + `runs` frames (cycling) stage by stage."""
-    predictions = tuple(_one_frame(pipeline, frame.image)[1] for frame in frames)
+    geometry = framing_for(pipeline.classifier.metadata, pipeline.detector)
+    predictions = tuple(_one_frame(pipeline, frame.image, geometry)[1] for frame in frames)
     timings, peak = [], rss_mb()
     for index in range(warmup + runs):
-        stage_ms, _ = _one_frame(pipeline, frames[index % len(frames)].image)
+        stage_ms, _ = _one_frame(pipeline, frames[index % len(frames)].image, geometry)
         if index >= warmup:
             timings.append(stage_ms)
             peak = max(peak, rss_mb())

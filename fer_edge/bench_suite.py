@@ -15,7 +15,8 @@ from fer_edge.bench import BenchRecord, Frame, Pipeline, measure, score
 from fer_edge.faces import FAST_DETECT_WIDTH, DetectorOptions, create_detector
 from fer_edge.interpreter import TFLiteClassifier
 from fer_edge.model_files import default_model_path
-from fer_edge.tta import AUTO, apply_tta
+from fer_edge.tflite_metadata import load_tflite_metadata
+from fer_edge.tta import AUTO, apply_tta, resolve_tta
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +74,12 @@ def _edge_pipelines(paths, threads, detection, widths, tta_modes) -> list[Pipeli
     for width in widths:
         detector = create_detector("yunet", replace(detection, detect_width=width))
         for path in paths:
-            seen = set()
-            for count, mode in ((count, mode) for count in threads for mode in tta_modes):
+            metadata = load_tflite_metadata(path)
+            modes = dict.fromkeys(resolve_tta(mode, metadata) for mode in tta_modes)  # "auto" may repeat one
+            for count, mode in ((count, mode) for count in threads for mode in modes):
                 classifier = apply_tta(TFLiteClassifier(path, threads=count), mode)
-                if (count, hasattr(classifier, "classifier")) in seen:
-                    continue  # "auto" resolved to a mode already measured
-                seen.add((count, hasattr(classifier, "classifier")))
                 precision = str(classifier.metadata.extra.get("quantization", "unknown"))
-                mirror = "+mirror" if hasattr(classifier, "classifier") else ""
+                mirror = "+mirror" if mode == "mirror" else ""
                 name = f"edge yunet{f'@{width}' if width else ''}+{Path(path).stem}{mirror} x{count}"
                 pipelines.append(Pipeline(name, "edge", precision, count, detector, classifier,
                                           Path(path).stat().st_size))

@@ -55,16 +55,16 @@ class CropGeometry:
         return cls(float(data["scale"]), float(data.get("shift_y", 0.0)))
 
 
-Framing = CropGeometry | float
+GeometryOrMargin = CropGeometry | float
 """A crop geometry, or a plain margin (a centred square)."""
 
 
-def as_geometry(framing: Framing) -> CropGeometry:
+def as_geometry(framing: GeometryOrMargin) -> CropGeometry:
     """`framing` as a `CropGeometry` (a number is a margin)."""
     return framing if isinstance(framing, CropGeometry) else CropGeometry.from_margin(float(framing))
 
 
-def square_region(box: FaceBox, framing: Framing = DEFAULT_MARGIN) -> tuple[int, int, int]:
+def square_region(box: FaceBox, framing: GeometryOrMargin = DEFAULT_MARGIN) -> tuple[int, int, int]:
     """(left, top, side) in integer pixels of the square crop around `box`."""
     if not math.isfinite(box.x + box.y + box.width + box.height):
         raise FerEdgeError(f"face box must have finite coordinates, got {box.to_dict()['box']}")
@@ -78,7 +78,7 @@ def square_region(box: FaceBox, framing: Framing = DEFAULT_MARGIN) -> tuple[int,
 
 
 def crop_face(image_rgb: np.ndarray, box: FaceBox, size: int | tuple[int, int],
-              framing: Framing = DEFAULT_MARGIN) -> np.ndarray:
+              framing: GeometryOrMargin = DEFAULT_MARGIN) -> np.ndarray:
     """Square crop framed around `box`, border-padded, resized to `size` (RGB uint8).
 
     Args:

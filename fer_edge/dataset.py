@@ -110,7 +110,8 @@ def decode_files(paths: list[Path], prep: Preprocessing, workers: int = 4, progr
     skipped = tuple(Skipped(paths[i], results[i]) for i in range(len(paths)) if isinstance(results[i], str))
     for item in skipped:
         logger.warning("skipped %s", item.reason)
-    pixels = np.stack([results[i] for i in keep]).astype(np.uint8) if keep else np.zeros((0, *prep.input_shape), np.uint8)
+    empty = np.zeros((0, *prep.input_shape), np.uint8)
+    pixels = np.stack([results[i] for i in keep]).astype(np.uint8) if keep else empty
     return keep, pixels, skipped
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_edge import workstation
 from fer_edge.crops import crop_face
 from fer_edge.dataset import Split, has_split_folders, load_labeled_folder, split_folder
-from fer_edge import workstation
 from fer_edge.errors import DatasetError, ImageDecodeError, MissingDependencyError
-from fer_edge.labels import canonical_label
 from fer_edge.images import read_image, scan_image_folder
+from fer_edge.labels import canonical_label
 from fer_edge.metrics import ClassificationReport, classification_report
 from fer_edge.preprocess import to_model_pixels
 from fer_edge.recognizer import framing_for
@@ -184,11 +184,12 @@ def evaluate_and_report(model: str | Path | None, data: str | Path, split: str |
     Training curves are drawn when the model's run folder has a `history.json`.
     """
     from fer_edge.model_files import load_classifier
+    from fer_edge.tta import tta_of
 
     classifier = load_classifier(model, tta=tta)
     evaluation = evaluate_classifier(classifier, data, split, detector)
     extra = {"model": str(classifier.path), "data": str(data),
              "detector": detector.name if detector is not None else "none",
-             "tta": "mirror" if hasattr(classifier, "classifier") else "none"}
+             "tta": tta_of(classifier)}
     files = write_report(evaluation, out_dir, extra, Path(classifier.path).parent / "history.json")
     return WrittenReport({**evaluation.to_dict(), **extra}, files)

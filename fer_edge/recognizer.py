@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fer_edge.crops import CropGeometry, Framing, as_geometry, crop_face
+from fer_edge.crops import CropGeometry, GeometryOrMargin, as_geometry, crop_face
 from fer_edge.errors import FerEdgeError
 from fer_edge.faces import DetectorOptions, FaceBox, FaceDetector
 from fer_edge.metadata import ModelMetadata
@@ -103,7 +103,8 @@ class Recognizer:
             this detector, else the detector's default margin.
     """
 
-    def __init__(self, classifier: Classifier, detector: FaceDetector, framing: Framing | None = None):
+    def __init__(self, classifier: Classifier, detector: FaceDetector,
+                 framing: GeometryOrMargin | None = None):
         self.classifier = classifier
         self.detector = detector
         self.geometry: CropGeometry = (framing_for(classifier.metadata, detector) if framing is None

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fer_edge.errors import FerEdgeError
-from fer_edge.metadata import TTA_MODES
+from fer_edge.metadata import TTA_MODES, ModelMetadata
 
 AUTO = "auto"
 """Use the model's recorded default (`ModelMetadata.tta`)."""
@@ -33,14 +33,27 @@ class MirrorAveraged:
         return (probabilities[:count] + probabilities[count:]) / 2.0
 
 
+def resolve_tta(mode: str, metadata: ModelMetadata) -> str:
+    """The concrete mode ("none" or "mirror") that `mode` means for a model ("auto": its recorded default).
+
+    Raises:
+        FerEdgeError: an unknown mode.
+    """
+    resolved = metadata.tta if mode == AUTO else mode
+    if resolved not in TTA_MODES:
+        raise FerEdgeError(f"test-time augmentation must be one of {(AUTO, *TTA_MODES)}, got {mode!r}")
+    return resolved
+
+
+def tta_of(classifier: Any) -> str:
+    """The test-time augmentation a classifier applies: "mirror" or "none"."""
+    return "mirror" if isinstance(classifier, MirrorAveraged) else "none"
+
+
 def apply_tta(classifier: Any, mode: str = AUTO) -> Any:
     """`classifier` with test-time augmentation `mode` ("auto": the model's default, "none", "mirror").
 
     Raises:
         FerEdgeError: an unknown mode.
     """
-    if mode == AUTO:
-        mode = classifier.metadata.tta
-    if mode not in TTA_MODES:
-        raise FerEdgeError(f"test-time augmentation must be one of {(AUTO, *TTA_MODES)}, got {mode!r}")
-    return MirrorAveraged(classifier) if mode == "mirror" else classifier
+    return MirrorAveraged(classifier) if resolve_tta(mode, classifier.metadata) == "mirror" else classifier

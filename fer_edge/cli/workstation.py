@@ -42,7 +42,8 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
               help="Vote-labelled data (FER+ label.csv): majority labels, or vote shares as soft targets.")
 @click.option("--blend-labels", type=DATA_DIR, default=None,
               help="ImageFolder of the same faces (e.g. FER2013) whose labels are blended into the targets.")
-@click.option("--blend-weight", default=0.4, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--blend-weight", default=0.4, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Weight of the --blend-labels label in each matched face's target.")
 @click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
               show_default=True, help="mirrored: all local GPUs; multiworker: machines in TF_CONFIG.")
