@@ -25,7 +25,14 @@ from fer_edge.scrape.profile import GOOGLE_IMAGES, load_profile
 from fer_edge.synthetic import draw_face
 
 HAVE_BROWSER = Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()
-needs_browser = pytest.mark.skipif(not HAVE_BROWSER, reason="apt-get install chromium chromium-driver")
+
+
+def needs_browser(test):
+    """Chromium and its driver (Debian packages) and Selenium (the scrape extra, absent from the device stage)."""
+    browser = pytest.mark.skipif(not HAVE_BROWSER, reason="apt-get install chromium chromium-driver")
+    return pytest.mark.workstation(browser(test))
+
+
 VALID = ("a.png", "b.png", "c.png", "dup-a.png")
 
 
