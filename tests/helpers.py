@@ -21,6 +21,6 @@ if TINY not in model_names():
                 keras.layers.Conv2D(16, 3, activation="relu"),
                 keras.layers.MaxPooling2D(2),
                 keras.layers.Flatten(),
-                keras.layers.Dense(num_classes, activation="softmax"),
+                keras.layers.Dense(num_classes, activation="softmax", name="probabilities"),
             ]
         )

@@ -11,6 +11,7 @@ import keras
 from fer_edge.errors import ModelError
 from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
 from fer_edge.train import radam  # noqa: F401  (registers RAdam for deserialization)
+from fer_edge.train.heads import HEAD
 
 
 def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Path) -> Path:
@@ -43,7 +44,8 @@ def load_keras_model(path: str | Path) -> tuple[keras.Model, ModelMetadata]:
         model = keras.saving.load_model(path, compile=False)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ModelError(f"cannot load Keras model {path}: {exc}") from exc
-    outputs = model.output_shape[-1]
+    multi = len(model.outputs) > 1  # a two-head model: its primary head
+    outputs = model.get_layer(HEAD).output.shape[-1] if multi else model.output_shape[-1]
     if outputs != len(metadata.labels):
         raise ModelError(
             f"{path} has {outputs} outputs but its metadata lists {len(metadata.labels)} labels"

@@ -8,6 +8,8 @@ import tensorflow as tf
 
 from fer_edge.dataset import Split
 from fer_edge.preprocess import Preprocessing
+from fer_edge.train.heads import AUX_HEAD, HEAD
+from fer_edge.train.targets import AuxTargets
 
 
 def augmenter(seed: int) -> keras.Sequential:
@@ -37,25 +39,34 @@ def make_dataset(
     training: bool,
     augment: bool = False,
     seed: int = 42,
+    aux: AuxTargets | None = None,
 ) -> tf.data.Dataset:
     """Build a tf.data pipeline of (normalized images, targets) batches: soft targets or one-hot labels.
 
     The decoded pixels live in memory (cached), batches are shuffled per epoch
     with `seed`, augmented in parallel map calls, and prefetched so the model,
-    not the input, limits training speed.
+    not the input, limits training speed. With `aux`, targets and sample weights
+    are dicts keyed by the two heads' output names.
     """
-    data = tf.data.Dataset.from_tensor_slices((split.pixels, split.target_matrix(num_classes))).cache()
+    targets = split.target_matrix(num_classes)
+    if aux is None:
+        data = tf.data.Dataset.from_tensor_slices((split.pixels, targets))
+    else:
+        ones = np.ones(len(split), np.float32)
+        data = tf.data.Dataset.from_tensor_slices(
+            (split.pixels, {HEAD: targets, AUX_HEAD: aux.targets}, {HEAD: ones, AUX_HEAD: aux.weights}))
+    data = data.cache()
     if training:
         data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
     augment_layers = augmenter(seed) if (training and augment) else None
 
-    def transform(pixels, targets):
+    def transform(pixels, *targets):
         images = tf.cast(pixels, tf.float32)
         if augment_layers is not None:
             images = tf.clip_by_value(augment_layers(images, training=True), 0.0, 255.0)
         images = normalize_tensor(images, prep)
-        return images, targets
+        return (images, *targets)
 
     data = data.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)

@@ -93,3 +93,35 @@ def blend_labels(split: Split, classes: tuple[str, ...], folder: str | Path, wei
     targets[rows] = (1.0 - weight) * targets[rows] + weight * hard
     logger.info("blended labels of %s into %d of %d faces (weight %.2f)", folder, len(rows), len(split), weight)
     return Split(split.pixels, targets.argmax(axis=1).astype(np.int64), split.paths, targets)
+
+
+@dataclass(frozen=True)
+class AuxTargets:
+    """Second-head targets of a split: one-hot labels of the same faces in another folder.
+
+    Attributes:
+        classes: the other folder's classes (the second head's labels).
+        targets: float32 (N, len(classes)) one-hot rows (zeros for unmatched faces).
+        weights: float32 (N,) 1 for matched faces, 0 for faces the other folder lacks.
+    """
+
+    classes: tuple[str, ...]
+    targets: np.ndarray
+    weights: np.ndarray
+
+
+def aux_targets(split: Split, folder: str | Path, prep: Preprocessing, workers: int = 4) -> AuxTargets:
+    """Labels of `split`'s faces found (by pixels) in the ImageFolder `folder`, for a second head.
+
+    Raises:
+        DatasetError: no face of `split` is in `folder`.
+    """
+    classes, other, _ = load_split(Path(folder), prep, workers)
+    match = match_faces(split.pixels, other.pixels)
+    if not match.matched.any():
+        raise DatasetError(f"no face of the training data was found in {folder}: not the same faces")
+    targets = np.zeros((len(split), len(classes)), np.float32)
+    rows = np.flatnonzero(match.matched)
+    targets[rows, other.labels[match.index[rows]]] = 1.0
+    logger.info("second-head labels from %s for %d of %d faces", folder, len(rows), len(split))
+    return AuxTargets(classes, targets, match.matched.astype(np.float32))

@@ -13,13 +13,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fer_edge.dataset import Dataset, load_dataset, stratified_indices
+from fer_edge.dataset import Dataset, has_split_folders, load_dataset, split_folder, stratified_indices
 from fer_edge.errors import FerEdgeError
 from fer_edge.metadata import ModelMetadata
 from fer_edge.preprocess import Preprocessing
+from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
 from fer_edge.train.keras_io import save_keras_model
 from fer_edge.train.models import build_model
 from fer_edge.train.pipeline import make_dataset
+from fer_edge.train.targets import AuxTargets
 from fer_edge.train.radam import RAdam
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 DISTRIBUTE_MODES = ("none", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine")
 MONITOR = "val_accuracy"
+TWO_HEAD_MONITOR = f"val_{HEAD}_accuracy"
+"""With a second head, the best epoch is chosen by the primary head's val accuracy."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ class TrainOptions:
     """An ImageFolder of the same faces (e.g. FER2013) whose labels are blended into the targets."""
     blend_weight: float = 0.4
     """Weight of the `blend_labels` one-hot label in the target."""
+    aux_labels: str = ""
+    """A dataset of the same faces (e.g. FER2013, with train/ and val/) whose labels train a second head."""
+    aux_loss_weight: float = 1.0
+    """Weight of the second head's loss."""
     distribute: str = "none"
     init_from: str = ""
     """Start from the weights of this .keras model (same architecture and labels): fine-tuning."""
@@ -78,6 +86,11 @@ class TrainOptions:
     def preprocessing(self) -> Preprocessing:
         """Preprocessing of the model this run trains."""
         return Preprocessing((self.image_size, self.image_size), self.color_mode)
+
+    @property
+    def monitor(self) -> str:
+        """The history metric that picks the best epoch."""
+        return TWO_HEAD_MONITOR if self.aux_labels else MONITOR
 
 
 @dataclass(frozen=True)
@@ -140,18 +153,30 @@ def learning_rate(options: TrainOptions, steps_per_epoch: int):
     return options.learning_rate
 
 
-def compile_model(model: keras.Model, options: TrainOptions, num_classes: int, steps_per_epoch: int = 1) -> None:
-    """RAdam + categorical cross-entropy; accuracy, precision, recall and macro F1 per epoch."""
-    model.compile(
-        optimizer=RAdam(learning_rate=learning_rate(options, steps_per_epoch)),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=options.label_smoothing),
-        metrics=[
-            keras.metrics.CategoricalAccuracy(name="accuracy"),
-            keras.metrics.Precision(name="precision"),
-            keras.metrics.Recall(name="recall"),
-            keras.metrics.F1Score(average="macro", name="f1"),
-        ],
-    )
+def _metrics() -> list[keras.metrics.Metric]:
+    return [
+        keras.metrics.CategoricalAccuracy(name="accuracy"),
+        keras.metrics.Precision(name="precision"),
+        keras.metrics.Recall(name="recall"),
+        keras.metrics.F1Score(average="macro", name="f1"),
+    ]
+
+
+def compile_model(model: keras.Model, options: TrainOptions, num_classes: int, steps_per_epoch: int = 1,
+                  two_heads: bool = False) -> None:
+    """RAdam + categorical cross-entropy; accuracy, precision, recall and macro F1 per epoch.
+
+    With `two_heads` (outputs `HEAD` and `AUX_HEAD`) the loss is the sum of both heads' losses,
+    the second weighted by `options.aux_loss_weight`.
+    """
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=options.label_smoothing)
+    optimizer = RAdam(learning_rate=learning_rate(options, steps_per_epoch))
+    if not two_heads:
+        model.compile(optimizer=optimizer, loss=loss, metrics=_metrics())
+        return
+    model.compile(optimizer=optimizer, loss={HEAD: loss, AUX_HEAD: loss},
+                  loss_weights={HEAD: 1.0, AUX_HEAD: options.aux_loss_weight},
+                  metrics={HEAD: _metrics(), AUX_HEAD: [keras.metrics.CategoricalAccuracy(name="accuracy")]})
 
 
 class ThroughputLogger(keras.callbacks.Callback):
@@ -183,18 +208,18 @@ def read_history(csv_path: Path) -> dict[str, list[float]]:
 
 def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: ThroughputLogger):
     previous = read_history(run_dir / "history.csv") if resume else {}
-    best_so_far = max(previous.get(MONITOR, [float("-inf")]))
+    best_so_far = max(previous.get(options.monitor, [float("-inf")]))
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.keras"), monitor=MONITOR, mode="max",
+            str(run_dir / "best.keras"), monitor=options.monitor, mode="max",
             save_best_only=True, initial_value_threshold=best_so_far if resume else None,
         ),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
         throughput,
     ]
     if options.early_stopping > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(MONITOR, mode="max", patience=options.early_stopping))
+        callbacks.append(keras.callbacks.EarlyStopping(options.monitor, mode="max", patience=options.early_stopping))
     return callbacks
 
 
@@ -222,9 +247,10 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
                            options.seed, options.workers, options.verbose > 0, options.max_per_class,
                            options.label_mode)
     dataset = _ensure_val_split(_blend(dataset, options), options)
+    aux = _aux_targets(dataset, options)
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
-    model, throughput, replicas = _fit(dataset, run_dir, options, resume)
-    return _finish(model, dataset, run_dir, options, throughput, replicas)
+    model, throughput, replicas = _fit(dataset, run_dir, options, resume, aux)
+    return _finish(model, dataset, run_dir, options, throughput, replicas, aux)
 
 
 def _blend(dataset: Dataset, options: TrainOptions) -> Dataset:
@@ -236,6 +262,36 @@ def _blend(dataset: Dataset, options: TrainOptions) -> Dataset:
     train_split = blend_labels(dataset.splits["train"], dataset.classes, options.blend_labels,
                                options.blend_weight, options.preprocessing, options.workers)
     return Dataset(dataset.classes, {**dataset.splits, "train": train_split}, dataset.skipped)
+
+
+def _aux_targets(dataset: Dataset, options: TrainOptions) -> dict[str, AuxTargets] | None:
+    """Second-head targets of the train and val splits from `options.aux_labels` (None without it).
+
+    A folder with split folders gives each split its own labels (FER2013 `train/` for training,
+    `val/` for validation); a plain ImageFolder labels the training split only.
+    """
+    if not options.aux_labels:
+        return None
+    if options.class_weights:
+        raise FerEdgeError("--class-weights cannot be combined with a second head (--aux-labels)")
+    from fer_edge.train.targets import aux_targets
+
+    root = Path(options.aux_labels)
+    split_root = has_split_folders(root)
+    result: dict[str, AuxTargets] = {}
+    for name in ("train", "val"):
+        folder = split_folder(root, name) if split_root else (root if name == "train" else None)
+        split = dataset.splits[name]
+        if folder is None:
+            classes = result["train"].classes
+            result[name] = AuxTargets(classes, np.zeros((len(split), len(classes)), np.float32),
+                                      np.zeros(len(split), np.float32))
+        else:
+            result[name] = aux_targets(split, folder, options.preprocessing, options.workers)
+    if result["val"].classes != result["train"].classes:
+        raise FerEdgeError(f"{options.aux_labels}: val classes differ from train classes")
+    class_mapping(result["train"].classes, dataset.classes)  # every aux class must be a class of the model
+    return result
 
 
 def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...]) -> None:
@@ -251,20 +307,24 @@ def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...
     logger.info("starting from the weights of %s", path)
 
 
-def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
+def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool,
+         aux: dict[str, AuxTargets] | None = None):
     prep, classes = options.preprocessing, dataset.classes
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     logger.info("training %s on %d images, validating on %d", options.arch, len(train_split), len(val_split))
-    train_data = make_dataset(train_split, prep, len(classes), options.batch_size, True, options.augment, options.seed)
-    val_data = make_dataset(val_split, prep, len(classes), options.batch_size, False)
+    train_data = make_dataset(train_split, prep, len(classes), options.batch_size, True, options.augment,
+                              options.seed, aux and aux["train"])
+    val_data = make_dataset(val_split, prep, len(classes), options.batch_size, False, aux=aux and aux["val"])
     strategy = make_strategy(options.distribute)
     logger.info("%s strategy with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)
     with strategy.scope():
         model = build_model(options.arch, len(classes), prep.input_shape)
         if options.init_from:
             _load_initial_weights(model, options.init_from, classes)
+        if aux:
+            model = with_aux_head(model, len(aux["train"].classes))
         steps = -(-len(train_split) // options.batch_size)
-        compile_model(model, options, len(classes), steps)
+        compile_model(model, options, len(classes), steps, two_heads=aux is not None)
     throughput = ThroughputLogger(len(train_split))
     weights = balanced_class_weights(train_split.labels, len(classes)) if options.class_weights else None
     model.fit(train_data, validation_data=val_data, epochs=options.epochs, class_weight=weights, shuffle=False,
@@ -272,24 +332,36 @@ def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool):
     return model, throughput, strategy.num_replicas_in_sync
 
 
+def _save_heads(model: keras.Model, metadata: ModelMetadata, run_dir: Path, options: TrainOptions,
+                aux_classes: tuple[str, ...]) -> keras.Model:
+    """Save the two-head model as `heads.keras`; return the primary head alone as a one-head model."""
+    heads_metadata = ModelMetadata(metadata.labels, metadata.preprocessing, metadata.arch,
+                                   {**metadata.extra, "aux_labels": list(aux_classes)})
+    save_keras_model(model, heads_metadata, run_dir / "heads.keras")
+    single = build_model(options.arch, len(metadata.labels), metadata.preprocessing.input_shape)
+    return fuse_heads(model, single, class_mapping(aux_classes, metadata.labels), Fusion())
+
+
 def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throughput,
-            replicas: int) -> TrainResult:
+            replicas: int, aux: dict[str, AuxTargets] | None = None) -> TrainResult:
     history = read_history(run_dir / "history.csv")
     (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
-    best_epoch = int(np.argmax(history[MONITOR]))
+    best_epoch = int(np.argmax(history[options.monitor]))
     if (run_dir / "best.keras").exists():
         model.load_weights(run_dir / "best.keras")
     metadata = ModelMetadata(
         labels=dataset.classes, preprocessing=options.preprocessing, arch=options.arch,
-        extra={"best_epoch": best_epoch + 1, "val_accuracy": history[MONITOR][best_epoch],
+        extra={"best_epoch": best_epoch + 1, "val_accuracy": history[options.monitor][best_epoch],
                "train_images": len(dataset.splits["train"]), "seed": options.seed,
                "train_options": asdict(options)},
     )
+    if aux:
+        model = _save_heads(model, metadata, run_dir, options, aux["train"].classes)
     model_path = save_keras_model(model, metadata, run_dir / "model.keras")
     rates = throughput.rates[1:] or throughput.rates  # the first epoch includes tracing
     return TrainResult(
         run_dir=run_dir, model_path=model_path, history=history, best_epoch=best_epoch + 1,
-        best_val_accuracy=history[MONITOR][best_epoch],
+        best_val_accuracy=history[options.monitor][best_epoch],
         train_images_per_second=float(np.median(rates)) if rates else 0.0,
         skipped_files=len(dataset.skipped), replicas=replicas,
     )

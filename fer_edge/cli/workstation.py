@@ -45,6 +45,11 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--blend-weight", default=0.4, show_default=True,
               type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Weight of the --blend-labels label in each matched face's target.")
+@click.option("--aux-labels", type=DATA_DIR, default=None,
+              help="Dataset of the same faces (e.g. FER2013 with train/ and val/) whose labels train a second "
+                   "head; fuse the heads with `fer-edge fuse-heads`.")
+@click.option("--aux-loss-weight", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Weight of the second head's loss.")
 @click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
               show_default=True, help="mirrored: all local GPUs; multiworker: machines in TF_CONFIG.")
 @click.option("--init-from", default="", help="Start from the weights of this .keras model (fine-tuning).")
@@ -56,6 +61,7 @@ def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
     """
     training = load_workstation("train.training")
     options["blend_labels"] = str(options["blend_labels"] or "")
+    options["aux_labels"] = str(options["aux_labels"] or "")
     result = training.train(data, run_dir, training.TrainOptions(**options), resume=resume)
     click.echo(f"best epoch {result.best_epoch}: val accuracy {result.best_val_accuracy:.4f}")
     click.echo(f"training throughput: {result.train_images_per_second:.0f} images/s (median epoch)")
@@ -128,7 +134,69 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
         click.echo(f"recorded in {target}")
 
 
-COMMANDS = (train, demo, calibrate)
+@click.command("fuse-heads")
+@click.argument("heads", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--data", required=True, type=DATA_DIR,
+              help="Faces labelled like the primary head (e.g. ../shared/data/ferplus/valid).")
+@click.option("--aux-data", required=True, type=DATA_DIR,
+              help="Faces labelled like the second head (e.g. ../shared/data/fer2013/val).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The fused .keras model.")
+@click.option("--aux-min-accuracy", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Accuracy on --aux-data the fusion must keep.")
+@click.option("--aux-min-recall", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Recall of every --aux-data class the fusion must keep (per-class bias).")
+@click.option("--tta", type=click.Choice(["none", "mirror"]), default="mirror", show_default=True,
+              help="Test-time augmentation used to score, and recorded in the fused model.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the sweep and the choice as JSON.")
+def fuse_heads(heads: tuple[Path, ...], data: Path, aux_data: Path, out: Path, aux_min_accuracy: float, aux_min_recall: float,
+               tta: str, json_path: Path | None) -> None:
+    """Fuse the two heads of HEADS (`heads.keras` of `fer-edge train --aux-labels`) into one model.
+
+    The fused model has the architecture and speed of a one-head model; the aux weight and
+    per-class bias are chosen for the best accuracy on --data that keeps the --aux-data goals.
+    Several HEADS files (the same labels) are fused alike and saved as one ensemble model.
+
+    Example: fer-edge fuse-heads runs/x/heads.keras --data ../shared/data/ferplus/valid
+    --aux-data ../shared/data/fer2013/val --aux-min-recall 0.3 --out runs/x/fused.keras
+    """
+    fuse = load_workstation("train.fuse")
+    heads_module = load_workstation("train.heads")
+    goal = heads_module.FusionGoal(aux_min_accuracy, aux_min_recall)
+    result = fuse.fuse_heads_file(list(heads), data, aux_data, out, goal, tta)
+    rows = [[f"{row['fusion']['aux_weight']:.2f}", f"{row['primary_accuracy']:.4f}", f"{row['aux_accuracy']:.4f}",
+             f"{row['aux_min_recall']:.3f}", "yes" if row["meets_goal"] else "no"] for row in result.sweep]
+    click.echo(format_table(rows, ["aux weight", "accuracy (--data)", "accuracy (--aux-data)", "min aux recall",
+                                   "meets goal"]))
+    chosen = result.chosen
+    click.echo(f"chosen: aux weight {result.fusion.aux_weight:.2f}, accuracy {chosen['primary_accuracy']:.4f} "
+               f"on --data, {chosen['aux_accuracy']:.4f} on --aux-data")
+    if json_path:
+        json_path.write_text(json.dumps({"fusion": result.fusion.to_dict(), "sweep": result.sweep}, indent=2) + "\n")
+    click.echo(f"model: {result.model_path}")
+
+
+@click.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The ensemble .keras model.")
+@click.option("--weights", default=None, help="Comma-separated weight per model (default: equal).")
+def ensemble(models: tuple[Path, ...], out: Path, weights: str | None) -> None:
+    """Average the probabilities of MODELS (.keras, the same preprocessing) inside one model.
+
+    Labels are matched by name; a label only some members have gets probability from those.
+    The result converts, calibrates and runs like any model.
+
+    Example: fer-edge ensemble runs/a/model.keras runs/b/model.keras --out runs/ensemble.keras
+    """
+    try:
+        values = [float(value) for value in weights.split(",")] if weights else None
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {weights!r}", param_hint="--weights")
+    path = load_workstation("train.ensemble").ensemble_file(list(models), out, values)
+    click.echo(f"model: {path}")
+
+
+COMMANDS = (train, demo, calibrate, fuse_heads, ensemble)
 
 
 @click.command()

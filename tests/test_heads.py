@@ -1,0 +1,217 @@
+"""Two heads on one trunk: training with a second label set, fusing the heads into one layer, choosing the fusion."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from fer_edge.cli import cli
+from fer_edge.errors import FerEdgeError
+from fer_edge.metadata import load_metadata
+from fer_edge.preprocess import normalize
+from fer_edge.train.heads import (AUX_HEAD, HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
+                                  fuse_heads, fused_dense, fused_predictions, head_logits, with_aux_head)
+from fer_edge.train.keras_io import load_keras_model
+from fer_edge.train.models import build_model
+from fer_edge.train.training import TrainOptions, train
+from fer_edge.votes import EMOTIONS
+from helpers import TINY
+from test_targets import fer2013_copy
+from test_votes import write_vote_folder
+
+FER2013 = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def softmax(logits):
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_class_mapping_matches_names_and_refuses_unknown_ones():
+    mapping = class_mapping(FER2013, EMOTIONS)
+    assert mapping.shape == (7, 8) and mapping.sum() == 7 and mapping[:, EMOTIONS.index("contempt")].sum() == 0
+    assert mapping[FER2013.index("angry"), EMOTIONS.index("anger")] == 1
+    with pytest.raises(FerEdgeError, match="bored"):
+        class_mapping(("bored", "happy"), EMOTIONS)
+
+
+def test_fused_dense_is_the_weighted_sum_of_both_heads_logits():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(5, 6))
+    head = rng.normal(size=(6, 8)), rng.normal(size=8)
+    aux = rng.normal(size=(6, 7)), rng.normal(size=7)
+    mapping = class_mapping(FER2013, EMOTIONS)
+    fusion = Fusion(0.3, tuple(np.linspace(-0.2, 0.5, 8)))
+    kernel, bias = fused_dense(head, aux, mapping, fusion)
+    primary = features @ head[0] + head[1]
+    aux_logits = features @ aux[0] + aux[1]
+    centred = aux_logits - aux_logits.mean(axis=1, keepdims=True)
+    expected = 0.7 * primary + 0.3 * centred @ mapping + np.array(fusion.bias)
+    np.testing.assert_allclose(features @ kernel + bias, expected, rtol=1e-5, atol=1e-5)
+    contempt = EMOTIONS.index("contempt")  # only the primary head has it: its aux share is the aux mean, 0
+    np.testing.assert_allclose(expected[:, contempt], 0.7 * primary[:, contempt] + fusion.bias[contempt])
+
+
+def two_head_tiny(seed=0):
+    keras.utils.set_random_seed(seed)
+    heads = with_aux_head(build_model(TINY, 8, (32, 32, 1)), 7)
+    for layer in (heads.get_layer(HEAD), heads.get_layer(AUX_HEAD)):  # heads far from their initial state
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel * 5, np.random.default_rng(seed).normal(size=bias.shape).astype("float32")])
+    return heads
+
+
+def test_fused_model_predicts_what_the_fused_heads_predict():
+    heads = two_head_tiny()
+    pixels = np.random.default_rng(1).uniform(0, 1, (6, 32, 32, 1)).astype("float32")
+    mapping = class_mapping(FER2013, EMOTIONS)
+    fusion = Fusion(0.4, tuple([0.0] * 5 + [0.8, 0.3, 0.0]))
+    single = fuse_heads(heads, build_model(TINY, 8, (32, 32, 1)), mapping, fusion)
+    primary, aux = head_logits(heads, pixels)
+    np.testing.assert_allclose(softmax(primary), np.asarray(heads(pixels)[HEAD]), atol=1e-5)
+    expected = softmax(0.6 * primary + 0.4 * (aux - aux.mean(axis=1, keepdims=True)) @ mapping + fusion.bias)
+    np.testing.assert_allclose(np.asarray(single(pixels)), expected, atol=1e-5)
+    scores = HeadScores(((primary, aux),), np.zeros(6, int))
+    np.testing.assert_array_equal(fused_predictions(scores, mapping, fusion), expected.argmax(axis=1))
+
+
+def disagreeing_heads():
+    """Primary logits right on the primary labels, aux logits right on the aux labels (which differ)."""
+    mapping = np.eye(3)
+    primary_labels, aux_labels = np.array([0, 1, 2, 0, 1, 2]), np.array([1, 1, 2, 2, 0, 0])
+
+    def scores(labels):
+        return (np.eye(3)[primary_labels] * 2.0, np.eye(3)[aux_labels] * 1.0), labels
+
+    primary = HeadScores((scores(primary_labels)[0],), primary_labels)
+    aux = HeadScores((scores(aux_labels)[0],), aux_labels)
+    return primary, aux, mapping
+
+
+def test_choose_fusion_keeps_the_primary_head_without_a_goal():
+    primary, aux, mapping = disagreeing_heads()
+    fusion, sweep = choose_fusion(primary, aux, mapping, FusionGoal())
+    assert fusion.aux_weight == 0.0 and len(sweep) == 21
+    assert sweep[0]["primary_accuracy"] == 1.0 and sweep[0]["aux_accuracy"] == pytest.approx(2 / 6)
+
+
+def test_choose_fusion_takes_the_least_aux_weight_that_meets_the_goal():
+    primary, aux, mapping = disagreeing_heads()
+    fusion, sweep = choose_fusion(primary, aux, mapping, FusionGoal(aux_min_accuracy=1.0))
+    # logits 2(1-w) for the primary class against 1w for the aux class: the aux class wins from w > 2/3
+    assert fusion.aux_weight == pytest.approx(0.7)
+    chosen = next(row for row in sweep if row["fusion"]["aux_weight"] == fusion.aux_weight)
+    assert chosen["aux_accuracy"] == 1.0 and chosen["meets_goal"] and chosen["primary_accuracy"] == pytest.approx(2 / 6)
+
+
+def test_choose_fusion_raises_the_bias_of_a_class_below_the_recall_goal():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    logits = np.eye(3)[labels]
+    logits[:2] = [0.88, 1.0, 0.0]  # class 0 always loses narrowly to class 1: a bias of 0.15 fixes it
+    scores = HeadScores(((logits, logits),), labels)
+    fusion, sweep = choose_fusion(scores, scores, np.eye(3), FusionGoal(aux_min_recall=0.5), weights=np.array([0.0]))
+    assert sweep[0]["aux_min_recall"] == 1.0 and sweep[0]["meets_goal"] and sweep[0]["primary_accuracy"] == 1.0
+    assert fusion.bias[0] == pytest.approx(0.15) and fusion.bias[1:] == (0.0, 0.0)
+
+
+def test_choose_fusion_without_a_feasible_choice_takes_the_best_sum(caplog):
+    primary, aux, mapping = disagreeing_heads()
+    impossible = FusionGoal(aux_min_accuracy=1.0, aux_min_recall=1.0)
+    fusion, sweep = choose_fusion(primary, aux, mapping, impossible, weights=np.array([0.0, 0.5]))
+    assert not any(row["meets_goal"] for row in sweep) and "no fusion meets the goal" in caplog.text
+
+
+@pytest.fixture(scope="module")
+def two_head_run(tmp_path_factory):
+    """A FER+-style vote folder whose faces also sit, with other labels, in a FER2013-style split folder."""
+    root = tmp_path_factory.mktemp("heads")
+    data = root / "ferplus"
+    write_vote_folder(data / "train")
+    write_vote_folder(data / "valid")
+    labels = {"fer0.png": "happy", "fer1.png": "happy", "fer4.png": "angry", "fer6.png": "fear"}
+    fer2013_copy(root / "fer2013" / "train", labels, data / "train")
+    fer2013_copy(root / "fer2013" / "val", labels, data / "valid")
+    options = TrainOptions(arch=TINY, epochs=2, image_size=48, color_mode="grayscale", batch_size=4, verbose=0,
+                           label_mode="probability", aux_labels=str(root / "fer2013"))
+    return root, train(data, root / "run", options)
+
+
+def test_training_with_a_second_head_saves_both_heads_and_the_primary_alone(two_head_run):
+    root, result = two_head_run
+    run = root / "run"
+    heads, metadata = load_keras_model(run / "heads.keras")
+    assert metadata.labels == EMOTIONS and tuple(metadata.extra["aux_labels"]) == ("angry", "fear", "happy")
+    single, single_metadata = load_keras_model(result.model_path)
+    assert len(single.outputs) == 1 and single_metadata.labels == EMOTIONS
+    pixels = normalize(np.random.default_rng(2).integers(0, 256, (3, 48, 48, 1), dtype=np.uint8), metadata.preprocessing)
+    np.testing.assert_allclose(np.asarray(single(pixels)), np.asarray(heads(pixels)[HEAD]), atol=1e-6)
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["val_probabilities_accuracy"]) == 2 and "aux_probabilities_loss" in history
+    assert result.best_val_accuracy == max(history["val_probabilities_accuracy"])
+
+
+def test_aux_targets_weight_only_the_faces_found_in_the_other_folder(two_head_run, tmp_path):
+    from fer_edge.dataset import load_labeled_folder
+    from fer_edge.preprocess import Preprocessing
+    from fer_edge.train.targets import aux_targets
+
+    root, _ = two_head_run
+    prep = Preprocessing((48, 48), "grayscale")
+    _, split, _ = load_labeled_folder(root / "ferplus" / "train", prep)  # majority: fer0, 1, 4-9
+    aux = aux_targets(split, root / "fer2013" / "train", prep, workers=1)
+    assert aux.classes == ("angry", "fear", "happy")
+    names = [path.name for path in split.paths]
+    assert aux.weights.tolist() == [1.0 if n in ("fer0.png", "fer1.png", "fer4.png", "fer6.png") else 0.0
+                                    for n in names]
+    np.testing.assert_array_equal(aux.targets[names.index("fer6.png")], [0, 1, 0])
+    assert aux.targets[names.index("fer5.png")].sum() == 0
+
+
+def test_fuse_heads_command_writes_a_one_head_model_with_its_fusion(two_head_run):
+    root, _ = two_head_run
+    out = root / "fused.keras"
+    result = CliRunner().invoke(cli, ["fuse-heads", str(root / "run" / "heads.keras"),
+                                      "--data", str(root / "ferplus" / "valid"),
+                                      "--aux-data", str(root / "fer2013" / "val"), "--out", str(out),
+                                      "--aux-min-accuracy", "0.5", "--json", str(root / "fuse.json")])
+    assert result.exit_code == 0, result.output
+    assert "chosen: aux weight" in result.output and out.exists()
+    metadata = load_metadata(root / "fused.meta.json")
+    sweep = json.loads((root / "fuse.json").read_text())["sweep"]
+    assert metadata.extra["fusion"]["aux_weight"] == json.loads((root / "fuse.json").read_text())["fusion"]["aux_weight"]
+    assert metadata.tta == "mirror" and len(sweep) == 21 and metadata.labels == EMOTIONS
+
+
+def test_fuse_heads_refuses_a_one_head_model(two_head_run):
+    root, result = two_head_run
+    out = CliRunner().invoke(cli, ["fuse-heads", str(result.model_path), "--data", str(root / "ferplus" / "valid"),
+                                   "--aux-data", str(root / "fer2013" / "val"), "--out", str(root / "x.keras")])
+    assert out.exit_code == 1 and "is not a two-head model" in out.output and not (root / "x.keras").exists()
+
+
+def test_a_second_head_refuses_class_weights_and_unknown_classes(tmp_path, two_head_run):
+    root, _ = two_head_run
+    options = TrainOptions(arch=TINY, epochs=1, image_size=48, color_mode="grayscale", batch_size=4, verbose=0,
+                           label_mode="probability", aux_labels=str(root / "fer2013"), class_weights=True)
+    with pytest.raises(FerEdgeError, match="class-weights"):
+        train(root / "ferplus", tmp_path / "a", options)
+
+
+def test_fuse_heads_of_several_models_saves_their_ensemble(two_head_run, tmp_path):
+    root, _ = two_head_run
+    heads = root / "run" / "heads.keras"
+    args = ["fuse-heads", str(heads), str(heads), "--data", str(root / "ferplus" / "valid"),
+            "--aux-data", str(root / "fer2013" / "val")]
+    one, two = tmp_path / "one.keras", tmp_path / "two.keras"
+    assert CliRunner().invoke(cli, [*args[:1], *args[2:], "--out", str(one)]).exit_code == 0
+    result = CliRunner().invoke(cli, [*args, "--out", str(two)])
+    assert result.exit_code == 0, result.output
+    single, _ = load_keras_model(one)
+    both, metadata = load_keras_model(two)
+    assert metadata.arch == "ensemble" and len(metadata.extra["members"]) == 2 and metadata.labels == EMOTIONS
+    pixels = np.random.default_rng(3).uniform(0, 1, (4, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(both(pixels)), np.asarray(single(pixels)), atol=1e-5)  # twice the same

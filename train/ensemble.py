@@ -1,0 +1,84 @@
+"""Ensembles: several trained models averaged inside one graph, so one file converts, ships and runs as one model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fer_edge.errors import FerEdgeError
+from fer_edge.labels import canonical_label
+from fer_edge.metadata import ModelMetadata
+from fer_edge.train.keras_io import load_keras_model, save_keras_model
+
+logger = logging.getLogger(__name__)
+
+ARCH = "ensemble"
+
+
+def ensemble_labels(label_sets: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The first member's labels, then any label of a later member it lacks (matched by name)."""
+    labels = list(label_sets[0])
+    for member in label_sets[1:]:
+        names = [canonical_label(name) for name in labels]
+        labels.extend(name for name in member if canonical_label(name) not in names)
+    return tuple(labels)
+
+
+def _mapping(member: tuple[str, ...], labels: tuple[str, ...], weight: float) -> np.ndarray:
+    names = [canonical_label(name) for name in labels]
+    matrix = np.zeros((len(member), len(labels)), np.float32)
+    for i, name in enumerate(member):
+        matrix[i, names.index(canonical_label(name))] = weight
+    return matrix
+
+
+def _check_members(metadatas: list[ModelMetadata], weights: list[float]) -> None:
+    if len(metadatas) < 2:
+        raise FerEdgeError("an ensemble needs at least two models")
+    if len(weights) != len(metadatas) or min(weights) < 0 or sum(weights) <= 0:
+        raise FerEdgeError(f"give one non-negative weight per model ({len(metadatas)}), not all zero; got {weights}")
+    first = metadatas[0].preprocessing
+    for metadata in metadatas[1:]:
+        if metadata.preprocessing != first:
+            raise FerEdgeError(f"every member needs the same preprocessing: {metadata.preprocessing} is not {first}")
+
+
+def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata],
+                   weights: list[float] | None = None) -> tuple[keras.Model, ModelMetadata]:
+    """One model whose output is the weighted mean of the members' probabilities.
+
+    Members may have different label sets: each member's probabilities are placed on the
+    ensemble's labels (`ensemble_labels`) by a fixed linear layer, so a label a member lacks
+    gets no probability from it.
+
+    Raises:
+        FerEdgeError: fewer than two members, bad weights, or members with different preprocessing.
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(models)
+    _check_members(metadatas, weights)
+    total = float(sum(weights))
+    labels = ensemble_labels([metadata.labels for metadata in metadatas])
+    inputs = keras.Input(shape=metadatas[0].preprocessing.input_shape, name="image")
+    parts = []
+    for index, (model, metadata, weight) in enumerate(zip(models, metadatas, weights)):
+        model.name = f"member{index}"  # nested models need distinct names
+        place = keras.layers.Dense(len(labels), use_bias=False, trainable=False, name=f"member{index}_labels")
+        parts.append(place(model(inputs)))
+        place.set_weights([_mapping(metadata.labels, labels, weight / total)])
+    outputs = keras.layers.Add(name="probabilities")(parts)
+    extra = {"members": [{"arch": m.arch, "labels": list(m.labels), "weight": w / total,
+                          "extra": {k: m.extra[k] for k in ("val_accuracy", "fusion", "train_options") if k in m.extra}}
+                         for m, w in zip(metadatas, weights)]}
+    metadata = ModelMetadata(labels, metadatas[0].preprocessing, ARCH, extra, tta=metadatas[0].tta)
+    return keras.Model(inputs, outputs, name=ARCH), metadata
+
+
+def ensemble_file(paths: list[str | Path], out: str | Path, weights: list[float] | None = None) -> Path:
+    """Build the ensemble of the `.keras` models at `paths` and save it (with its metadata) to `out`."""
+    loaded = [load_keras_model(path) for path in paths]
+    model, metadata = build_ensemble([m for m, _ in loaded], [meta for _, meta in loaded], weights)
+    logger.info("ensemble of %d models, labels %s", len(paths), list(metadata.labels))
+    return save_keras_model(model, metadata, Path(out))

@@ -1,0 +1,98 @@
+"""fer-edge fuse-heads: choose how a two-head model's heads fuse, on labelled validation faces; save the result."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.dataset import load_labeled_folder
+from fer_edge.errors import FerEdgeError
+from fer_edge.evaluation import map_classes_to_labels
+from fer_edge.metadata import ModelMetadata
+from fer_edge.preprocess import normalize
+from fer_edge.train.heads import (AUX_HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
+                                  fuse_heads, head_logits)
+from fer_edge.train.ensemble import build_ensemble
+from fer_edge.train.keras_io import load_keras_model, save_keras_model
+from fer_edge.train.models import build_model
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FuseResult:
+    """The chosen fusion, the sweep behind it, and the saved model."""
+
+    fusion: Fusion
+    sweep: list[dict]
+    model_path: Path
+
+    @property
+    def chosen(self) -> dict:
+        """The sweep row of the chosen fusion."""
+        return next(row for row in self.sweep if row["fusion"]["aux_weight"] == self.fusion.aux_weight)
+
+
+def _scores(members: list, metadata: ModelMetadata, folder: Path, tta: str) -> HeadScores:
+    """Both heads' logits of every member on the faces of `folder`: one view per member and TTA view."""
+    classes, split, _ = load_labeled_folder(folder, metadata.preprocessing)
+    labels = map_classes_to_labels(classes, metadata.labels)[split.labels]
+    views = [split.pixels] + ([split.pixels[:, :, ::-1]] if tta == "mirror" else [])
+    inputs = [normalize(view, metadata.preprocessing) for view in views]
+    return HeadScores(tuple(head_logits(heads, x) for heads in members for x in inputs), labels)
+
+
+def _load_members(paths: list[Path]) -> tuple[list, ModelMetadata, tuple[str, ...]]:
+    loaded = [load_keras_model(path) for path in paths]
+    metadata = loaded[0][1]
+    aux_labels = tuple(metadata.extra.get("aux_labels", ()))
+    for path, (heads, member) in zip(paths, loaded):
+        if not member.extra.get("aux_labels") or AUX_HEAD not in [layer.name for layer in heads.layers]:
+            raise FerEdgeError(f"{path} is not a two-head model (train with --aux-labels; use its heads.keras)")
+        if (member.labels, tuple(member.extra["aux_labels"]), member.preprocessing) != (
+                metadata.labels, aux_labels, metadata.preprocessing):
+            raise FerEdgeError(f"{path} has other labels or preprocessing than {paths[0]}")
+    return [heads for heads, _ in loaded], metadata, aux_labels
+
+
+def _fused_metadata(metadata: ModelMetadata, fusion: Fusion, aux_labels, goal: FusionGoal, tta: str,
+                    data, aux_data) -> ModelMetadata:
+    extra = {key: value for key, value in metadata.extra.items() if key != "aux_labels"}
+    extra["fusion"] = {**fusion.to_dict(), "aux_labels": list(aux_labels), "tta": tta,
+                       "primary_data": str(data), "aux_data": str(aux_data),
+                       "goal": {"aux_min_accuracy": goal.aux_min_accuracy, "aux_min_recall": goal.aux_min_recall}}
+    return ModelMetadata(metadata.labels, metadata.preprocessing, metadata.arch, extra, tta=tta)
+
+
+def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: str | Path, out: str | Path,
+                    goal: FusionGoal = FusionGoal(), tta: str = "mirror") -> FuseResult:
+    """Fuse the heads of two-head models (`heads.keras` of `fer-edge train --aux-labels`) into one model.
+
+    The fusion maximizes accuracy on `data` (labelled with the primary labels, e.g. FER+ `valid`)
+    among those meeting `goal` on `aux_data` (labelled with the aux labels, e.g. FER2013 `val`),
+    both scored with test-time augmentation `tta`. One model fuses into an ordinary one-head model
+    of the same architecture; several (same labels) fuse alike and are saved as their ensemble,
+    scored as such. The fusion and the sweep go into the saved model's metadata.
+
+    Raises:
+        FerEdgeError: not two-head models, models that differ in labels, or data whose classes they lack.
+    """
+    paths = [Path(path) for path in heads_paths]
+    members, metadata, aux_labels = _load_members(paths)
+    mapping = class_mapping(aux_labels, metadata.labels)
+    primary, aux = (_scores(members, metadata, Path(folder), tta) for folder in (data, aux_data))
+    fusion, sweep = choose_fusion(primary, aux, mapping, goal)
+    fused_metadata = _fused_metadata(metadata, fusion, aux_labels, goal, tta, data, aux_data)
+    fused = [fuse_heads(heads, build_model(metadata.arch, len(metadata.labels), metadata.preprocessing.input_shape),
+                        mapping, fusion) for heads in members]
+    model = fused[0]
+    if len(fused) > 1:
+        model, fused_metadata = build_ensemble(fused, [fused_metadata] * len(fused))
+    path = save_keras_model(model, fused_metadata, Path(out))
+    result = FuseResult(fusion, sweep, path)
+    logger.info("fused heads: aux weight %.2f, primary accuracy %.4f, aux accuracy %.4f", fusion.aux_weight,
+                result.chosen["primary_accuracy"], result.chosen["aux_accuracy"])
+    return result
