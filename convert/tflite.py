@@ -14,7 +14,8 @@ import tensorflow as tf
 
 from fer_edge.convert.calibration import calibration_pixels
 from fer_edge.errors import FerEdgeError, ModelError
-from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path, write_atomic
+from fer_edge.files import write_atomic
+from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import normalize
 from fer_edge.tflite_metadata import METADATA_NAME, read_embedded_json
 from fer_edge.train.keras_io import load_keras_model

@@ -25,10 +25,10 @@ FULL = "full mtcnn+keras"
 
 
 def shipped_models() -> tuple[list[Path], Path]:
-    """The shipped TFLite files of every precision, and the float Keras model beside them."""
+    """The shipped default at every precision and the accurate model as int8; the default's float Keras model."""
     folder = default_model_path().parent
-    return [folder / f"default_{p}.tflite" for p in PRECISIONS if (folder / f"default_{p}.tflite").exists()], \
-        folder / "default.keras"
+    files = [folder / f"default_{p}.tflite" for p in PRECISIONS] + [folder / "accurate_int8.tflite"]
+    return [path for path in files if path.exists()], folder / "default.keras"
 
 
 @dataclass(frozen=True)

@@ -27,3 +27,7 @@ class MissingDependencyError(FerEdgeError):
         )
         self.package = package
         self.extra = extra
+
+
+class OutputError(FerEdgeError):
+    """An output file or folder cannot be written (missing, read-only, not a folder, disk full)."""

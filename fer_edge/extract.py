@@ -24,7 +24,7 @@ from fer_edge.crops import crop_face
 from fer_edge.errors import DatasetError, ImageDecodeError
 from fer_edge.faces import DetectorOptions, create_detector
 from fer_edge.images import decode_image, scan_image_folder
-from fer_edge.metadata import write_atomic
+from fer_edge.files import append_line, ensure_folder, open_append, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +73,26 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+RECORD_KEYS = frozenset({"class", "source_sha256", "status"})
+"""Fields every manifest record has; a line without them is damaged."""
+
+
 def read_manifest(path: Path) -> list[dict[str, Any]]:
-    """Records of a manifest; a torn last line (from a killed run) is ignored."""
+    """Records of a manifest; damaged lines (a torn last line from a killed run, edited lines) are ignored."""
     if not path.exists():
         return []
-    records = []
-    for line in path.read_text().splitlines():
+    records, damaged = [], 0
+    for line in path.read_text(errors="replace").splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
-            logger.warning("ignoring a damaged manifest line in %s", path)
+            record = None
+        if isinstance(record, dict) and RECORD_KEYS <= record.keys():
+            records.append(record)
+        elif line.strip():
+            damaged += 1
+    if damaged:
+        logger.warning("ignoring %d damaged line(s) in %s", damaged, path)
     return records
 
 
@@ -175,29 +185,18 @@ def extract_faces(src: str | Path, dst: str | Path, options: ExtractOptions = Ex
     done = {(r["class"], r["source_sha256"]) for r in read_manifest(manifest_path)}
     folder, tasks, cached = _pending_tasks(src, dst, options, done)
     for name in folder.classes:
-        (dst / name).mkdir(parents=True, exist_ok=True)
+        ensure_folder(dst / name)
     start, counts = time.perf_counter(), Counter()
-    _end_torn_line(manifest_path)
-    with manifest_path.open("a") as manifest:
+    with open_append(manifest_path) as manifest:
         for records in tqdm(_run_tasks(tasks, options), total=len(tasks), desc="extract faces",
                             unit="photo", disable=not progress):
-            for record in records:
-                manifest.write(json.dumps(record) + "\n")
-                counts[record["status"]] += 1
-            manifest.flush()
+            if records:
+                append_line(manifest, "\n".join(json.dumps(record) for record in records))
+            counts.update(record["status"] for record in records)
             os.fsync(manifest.fileno())
     per_class = write_report(dst)
     return ExtractSummary(len(tasks), cached, counts["kept"], counts["no_face"], counts["unreadable"],
                           time.perf_counter() - start, per_class, dst / REPORT)
-
-
-def _end_torn_line(path: Path) -> None:
-    """A run killed mid-write leaves a line without newline; close it so new records stay whole."""
-    if path.exists() and path.stat().st_size:
-        with path.open("rb+") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) != b"\n":
-                handle.write(b"\n")
 
 
 def write_report(dst: Path) -> dict[str, dict[str, int]]:

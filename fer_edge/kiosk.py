@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.draw import annotate
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, OutputError
+from fer_edge.files import append_line, open_append
 from fer_edge.recognizer import Recognizer
 from fer_edge.tracking import SmoothingTracker
 
@@ -115,7 +116,8 @@ def frame_event(index: int, faces) -> dict:
 
 
 def _open_outputs(stack: contextlib.ExitStack, options: KioskOptions, fps: float):
-    events = stack.enter_context(open(options.jsonl, "a")) if options.jsonl else None
+    events = stack.enter_context(open_append(options.jsonl)) if options.jsonl else None
+    _touch(options.heartbeat, float("-inf"))  # an unwritable heartbeat file fails before the first frame
     recorder = window = None
     if options.record:
         recorder = VideoRecorder(options.record, options.max_fps or fps)
@@ -146,7 +148,10 @@ class _Pacer:
 def _touch(path: Path | None, last: float) -> float:
     now = time.monotonic()
     if path is not None and now - last >= 1.0:
-        path.touch()
+        try:
+            path.touch()
+        except OSError as exc:
+            raise OutputError(f"cannot write the heartbeat file {path}: {exc.strerror or exc}") from exc
         return now
     return last
 
@@ -167,8 +172,7 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
             faces = tracker.update(recognizer.recognize_rgb(frame))
             faces_seen += len(faces)
             if events:
-                events.write(json.dumps(frame_event(index, faces)) + "\n")
-                events.flush()
+                append_line(events, json.dumps(frame_event(index, faces)))
             if recorder or window:
                 annotated = annotate(frame, [face for _, face in faces], pacer.fps)
                 if recorder:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fer_edge.crops import CropGeometry
 from fer_edge.errors import FerEdgeError, ModelError
+from fer_edge.files import write_atomic
 from fer_edge.preprocess import Preprocessing
 
 FORMAT_VERSION = 1
@@ -86,22 +85,6 @@ def sidecar_path(model_path: str | Path) -> Path:
     """`model.keras` -> `model.meta.json` (the metadata file beside a model)."""
     model_path = Path(model_path)
     return model_path.with_name(model_path.stem + ".meta.json")
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(handle, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_metadata(metadata: ModelMetadata, path: str | Path) -> None:

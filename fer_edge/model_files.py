@@ -1,4 +1,4 @@
-"""Model files: resolve `default` to the shipped model, and open any model behind one interface."""
+"""Model files: resolve `default` and `accurate` to the shipped models, and open any model behind one interface."""
 
 from __future__ import annotations
 
@@ -7,25 +7,33 @@ from pathlib import Path
 
 from fer_edge.errors import FerEdgeError, ModelError
 
-DEFAULT_MODEL = "default_int8.tflite"
+SHIPPED_MODELS = ("default", "accurate")
+"""Models shipped inside the package: `default` (fast) and `accurate` (larger), each as `<name>_int8.tflite`."""
 
 
-def default_model_path() -> Path:
-    """The int8 model shipped inside the package (no network needed).
+def shipped_model_path(name: str = "default", precision: str = "int8") -> Path:
+    """A model shipped inside the package (no network needed): `<name>_<precision>.tflite`.
 
     Raises:
-        ModelError: the package was installed without its model file.
+        ModelError: not a shipped name, or the package was installed without that file.
     """
-    path = Path(str(files("fer_edge") / "models" / DEFAULT_MODEL))
+    if name not in SHIPPED_MODELS:
+        raise ModelError(f"no shipped model {name!r}; choose one of {', '.join(SHIPPED_MODELS)} or pass a file")
+    path = Path(str(files("fer_edge") / "models" / f"{name}_{precision}.tflite"))
     if not path.is_file():
         raise ModelError(f"the shipped model is missing ({path}); reinstall fer-edge or pass --model FILE")
     return path
 
 
+def default_model_path() -> Path:
+    """The int8 `default` model shipped inside the package."""
+    return shipped_model_path("default")
+
+
 def resolve_model(model: str | Path | None) -> Path:
-    """`None` or "default" -> the shipped model; anything else must be an existing file."""
-    if model is None or str(model) == "default":
-        return default_model_path()
+    """`None` or "default" -> the shipped default, "accurate" -> the shipped accurate model; else an existing file."""
+    if model is None or str(model) in SHIPPED_MODELS:
+        return shipped_model_path(str(model or "default"))
     path = Path(model)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")

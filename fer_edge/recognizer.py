@@ -117,8 +117,8 @@ class Recognizer:
         """A recognizer for a model file or the shipped model.
 
         Args:
-            model: "default" (shipped inside the package), or a `.tflite` (or, with the
-                workstation extra, `.keras`) file.
+            model: a model shipped inside the package, "default" (fast) or "accurate"
+                (larger, more accurate), or a `.tflite` (or, with the workstation extra, `.keras`) file.
             detector: "yunet" (device), "mtcnn" (workstation) or "none" (images are face crops).
             threads: interpreter CPU threads.
             tta: test-time augmentation: "auto" (the model's recorded default), "none" or "mirror".

@@ -253,3 +253,30 @@ def test_normal_runs_print_no_native_log_lines(tmp_path):
     loud = subprocess.run([sys.executable, "-m", "fer_edge", "-vv", "predict", str(photo)], capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)
     assert loud.returncode == 0 and "XNNPACK" in loud.stderr
+
+
+def test_predict_annotations_never_overwrite_an_input_or_each_other(converted, trained, tmp_path):
+    import shutil
+
+    _, data, _ = trained
+    source = sorted((data / "val" / "happy").iterdir())[0]
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(source, tmp_path / folder / "face.jpg")
+    originals = {p: p.read_bytes() for p in tmp_path.rglob("*.jpg")}
+    inputs = [str(tmp_path / "d1" / "face.jpg"), str(tmp_path / "d2" / "face.jpg")]
+    result = CliRunner().invoke(cli, ["predict", *inputs, "--model", str(converted["int8"].path), "--detector", "none",
+                                      "--annotate", str(tmp_path / "d1")])
+    assert result.exit_code == 0, result.output
+    assert all(p.read_bytes() == data for p, data in originals.items())  # the inputs are untouched
+    assert sorted(p.name for p in (tmp_path / "d1").iterdir()) == ["face.jpg", "face_2.jpg", "face_3.jpg"]
+
+
+def test_predict_into_an_unwritable_annotation_folder_is_a_clean_error(converted, trained, tmp_path):
+    _, data, _ = trained
+    image = sorted((data / "val" / "happy").iterdir())[0]
+    (tmp_path / "file").write_text("not a folder")
+    result = CliRunner().invoke(cli, ["predict", str(image), "--model", str(converted["int8"].path),
+                                      "--detector", "none", "--annotate", str(tmp_path / "file" / "out")])
+    assert result.exit_code == 1 and result.output.startswith("Error: cannot create the output folder")
+    assert "Traceback" not in result.output and (tmp_path / "file").read_text() == "not a folder"

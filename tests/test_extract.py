@@ -130,3 +130,13 @@ def test_cli_extract_then_train_consumes_the_crops(photos, tmp_path):
 def test_cli_rejects_bad_thresholds(photos, tmp_path):
     result = CliRunner().invoke(cli, ["extract-faces", str(photos), str(tmp_path / "c"), "--score-threshold", "2"])
     assert result.exit_code == 2 and "score-threshold" in result.output
+
+
+def test_manifest_lines_that_are_not_records_are_skipped_and_counted(photos, tmp_path, caplog):
+    dst = tmp_path / "crops"
+    extract_faces(photos, dst, NONE)
+    with (dst / "manifest.jsonl").open("a") as handle:
+        handle.write('42\n{"source": "x"}\n[1, 2]\n')
+    summary = extract_faces(photos, dst, NONE)
+    assert summary.cached == 13 and summary.photos == 0  # 8 faces kept and 5 unreadable files, all recorded
+    assert "ignoring 3 damaged line(s)" in caplog.text and len(read_manifest(dst / "manifest.jsonl")) == 13

@@ -40,3 +40,17 @@ def test_display_without_gui_support_is_a_clear_error():
             pytest.skip("this OpenCV has GUI support")
     with pytest.raises(FerEdgeError, match=r"fer-edge\[display\]"):
         Window()
+
+
+def test_kiosk_appends_after_a_torn_line_and_names_unwritable_outputs(recognizer, red_video, tmp_path):
+    from fer_edge.errors import OutputError
+
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"frame": 7, "faces": [{"tra')  # the last line of a killed run
+    run_kiosk(OpenCVSource(str(red_video)), recognizer, KioskOptions(jsonl=events, max_frames=2))
+    lines = events.read_text().splitlines()
+    assert lines[0].startswith('{"frame": 7') and [json.loads(line)["frame"] for line in lines[1:]] == [1, 2]
+    for options, path in ((KioskOptions(jsonl=tmp_path / "no" / "e.jsonl"), tmp_path / "no" / "e.jsonl"),
+                          (KioskOptions(heartbeat=tmp_path / "no" / "alive"), tmp_path / "no" / "alive")):
+        with pytest.raises(OutputError, match=str(path)):
+            run_kiosk(OpenCVSource(str(red_video)), recognizer, options)

@@ -34,7 +34,7 @@ def int_list(minimum: int):
 @click.option("--per-class", default=20, show_default=True, type=click.IntRange(min=1),
               help="Images per class taken from --data.")
 @click.option("--tflite", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Edge model(s) (default: the shipped model at every precision).")
+              help="Edge model(s) (default: the shipped default at every precision and the accurate model as int8).")
 @click.option("--keras", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Float model for the full path (default: the shipped one).")
 @click.option("--full/--no-full", default=True, show_default=True, help="Include MTCNN + Keras (needs TensorFlow).")

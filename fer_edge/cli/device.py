@@ -15,7 +15,8 @@ def model_options(command):
     """--model/--threads/--delegate/--require-delegate/--tta, shared by the device commands."""
     for decorator in reversed([
         click.option("--model", "model", default="default", show_default=True,
-                     help="A .tflite (or, on a workstation, .keras) model, or `default` for the shipped one."),
+                     help="A .tflite (or, on a workstation, .keras) model, or a shipped one: `default` (fast) "
+                          "or `accurate`."),
         click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
                      help="Interpreter CPU threads."),
         click.option("--delegate", default=None, help="`gpu` or a path to a TFLite delegate library."),
@@ -53,11 +54,16 @@ def predict(images, model, threads, delegate, require_delegate, tta, detector, a
 
     Example: fer-edge predict kiosk.jpg group.png --json
     """
+    from fer_edge.files import ensure_folder, output_paths
+
+    if annotate_dir is not None:
+        ensure_folder(annotate_dir)  # an unwritable folder fails before any work
     recognizer = build_recognizer(model, threads, delegate, require_delegate, tta, detector, detection)
+    outputs = output_paths(list(images), annotate_dir) if annotate_dir is not None else {}
     results, failed = {}, 0
     for image in images:
         try:
-            results[str(image)] = _predict_one(recognizer, image, annotate_dir)
+            results[str(image)] = _predict_one(recognizer, image, outputs.get(image))
         except ImageDecodeError as exc:
             failed += 1
             results[str(image)] = {"error": str(exc)}
@@ -67,13 +73,13 @@ def predict(images, model, threads, delegate, require_delegate, tta, detector, a
         raise click.exceptions.Exit(1)
 
 
-def _predict_one(recognizer, image: Path, annotate_dir: Path | None) -> dict:
+def _predict_one(recognizer, image: Path, annotated: Path | None) -> dict:
     from fer_edge.images import read_image
 
     frame = read_image(image)
     faces = recognizer.recognize_rgb(frame)
-    if annotate_dir is not None:
-        _write_annotated(frame, faces, annotate_dir / f"{image.stem}.jpg")
+    if annotated is not None:
+        _write_annotated(frame, faces, annotated)
     return {"faces": [face.to_dict() for face in faces]}
 
 
@@ -81,9 +87,9 @@ def _write_annotated(frame, faces, path: Path) -> None:
     import cv2
 
     from fer_edge.draw import annotate
-    from fer_edge.metadata import write_atomic
+    from fer_edge.files import ensure_folder, write_atomic
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(annotate(frame, faces), cv2.COLOR_RGB2BGR))
     write_atomic(path, encoded.tobytes())
 
@@ -154,7 +160,7 @@ def _stop_on_signals():
 @click.argument("model", default="default")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info(model, as_json):
-    """Labels, input, precision, size and embedded metrics of MODEL (default: the shipped model).
+    """Labels, input, precision, size and embedded metrics of MODEL (a file, `default` or `accurate`).
 
     Example: fer-edge info default
     """
@@ -195,7 +201,7 @@ def info(model, as_json):
 @click.option("--tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
               help="Test-time augmentation: auto (the model's recorded default), none or mirror.")
 def evaluate(model, data, split, detector, out_dir, as_json, tta, **detection):
-    """Evaluate MODEL (.tflite, .keras or `default`) on labeled images; write JSON, CSV and plots.
+    """Evaluate MODEL (.tflite, .keras, `default` or `accurate`) on labeled images; write JSON, CSV and plots.
 
     DATA holds face crops by default (`--detector none`); with `--detector yunet` or `mtcnn`
     each photo's largest face is found first. Class folders are matched to the model's labels by name.
@@ -204,10 +210,10 @@ def evaluate(model, data, split, detector, out_dir, as_json, tta, **detection):
     """
     from fer_edge.evaluation import evaluate_and_report
     from fer_edge.faces import create_detector
-    from fer_edge.model_files import resolve_model
+    from fer_edge.model_files import SHIPPED_MODELS, resolve_model
 
     path = resolve_model(model)
-    out_dir = out_dir or (Path("eval") if model == "default" else path.parent / "eval")
+    out_dir = out_dir or (Path("eval") if model in SHIPPED_MODELS else path.parent / "eval")
     face_detector = create_detector(detector, build_detector_options(**detection))
     written = evaluate_and_report(path, data, split, out_dir, face_detector, tta)
     if as_json:

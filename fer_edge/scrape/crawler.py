@@ -16,7 +16,7 @@ from typing import Iterator
 from urllib.parse import quote_plus
 
 from fer_edge.errors import FerEdgeError
-from fer_edge.metadata import write_atomic
+from fer_edge.files import write_atomic
 from fer_edge.scrape.fetch import FetchOptions, Rejected, fetch_image
 from fer_edge.scrape.profile import GOOGLE_IMAGES, SelectorProfile
 

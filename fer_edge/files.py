@@ -1,0 +1,117 @@
+"""Output files written safely: atomic replaces, whole JSON lines, and clear errors that name the path."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from fer_edge.errors import OutputError
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def ensure_folder(path: str | Path) -> Path:
+    """Create the output folder `path` (and its parents) if needed.
+
+    Raises:
+        OutputError: it cannot be created, or a file stands in its place.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {path}: {_reason(exc)}") from exc
+    return path
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it into place.
+
+    A failure leaves any previous `path` untouched and no temporary file behind.
+
+    Raises:
+        OutputError: the folder is missing or not writable, or the disk is full.
+    """
+    path = Path(path)
+    try:
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def end_torn_line(path: Path) -> None:
+    """A run killed mid-write leaves a line without newline; close it so new records stay whole."""
+    if path.exists() and path.stat().st_size:
+        with path.open("rb+") as handle:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+
+
+def open_append(path: str | Path) -> IO[bytes]:
+    """Open a JSON-lines file for appending (unbuffered bytes); the first new line starts on a fresh line.
+
+    Raises:
+        OutputError: the file or its folder cannot be written.
+    """
+    path = Path(path)
+    try:
+        end_torn_line(path)
+        return path.open("ab", buffering=0)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from exc
+
+
+def append_line(handle: IO[bytes], line: str) -> None:
+    """Append `line` and a newline; on failure (a full disk) the file is cut back so no torn line stays.
+
+    Raises:
+        OutputError: the line could not be written whole.
+    """
+    data = (line + "\n").encode()
+    start = os.fstat(handle.fileno()).st_size
+    try:
+        written = 0
+        while written < len(data):
+            written += handle.write(data[written:])
+    except OSError as exc:
+        try:
+            os.ftruncate(handle.fileno(), start)
+        except OSError:
+            pass  # nothing more can be done; the original error is reported
+        raise OutputError(f"cannot write {handle.name}: {_reason(exc)}") from exc
+
+
+def output_paths(inputs: list[Path], folder: Path, suffix: str = ".jpg") -> dict[Path, Path]:
+    """One output path per input inside `folder`, named after the input (`photo.png` -> `photo.jpg`).
+
+    Never an input's own path, and never the same path for two inputs: a clash gets `_2`, `_3`, ...
+    """
+    taken = {path.resolve() for path in inputs if path.exists()}
+    outputs: dict[Path, Path] = {}
+    for path in inputs:
+        for index in range(1, len(inputs) + len(taken) + 2):
+            name = f"{path.stem}{suffix}" if index == 1 else f"{path.stem}_{index}{suffix}"
+            candidate = folder / name
+            if candidate.resolve() not in taken:
+                break
+        outputs[path] = candidate
+        taken.add(candidate.resolve())
+    return outputs
