@@ -17,7 +17,7 @@ from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.files import write_atomic
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import normalize
-from fer_edge.tflite_metadata import METADATA_NAME, read_embedded_json
+from fer_edge.tflite_metadata import DIGEST_KEY, METADATA_NAME, UNSEALED, read_embedded_json, seal
 from fer_edge.train.keras_io import load_keras_model
 
 logger = logging.getLogger(__name__)
@@ -56,19 +56,24 @@ def _converter(model, quant: str, calibration: np.ndarray | None, metadata: Mode
 
 
 def embed_metadata(model_bytes: bytes, metadata: dict) -> bytes:
-    """Add `metadata` (JSON) to the flatbuffer's Model.metadata under the name `fer_edge`."""
+    """Add `metadata` (JSON) to the flatbuffer's Model.metadata under the name `fer_edge`, and seal the file.
+
+    The sealed file records its own SHA-256 in the metadata (`DIGEST_KEY`); the runtime refuses
+    a file whose bytes changed afterwards.
+    """
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(model_bytes))
     buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), dtype=np.uint8)
+    text = json.dumps({**metadata, DIGEST_KEY: UNSEALED}, sort_keys=True)
+    buffer.data = np.frombuffer(text.encode(), dtype=np.uint8)
     model.buffers.append(buffer)
     entry = schema.MetadataT()
     entry.name = METADATA_NAME
     entry.buffer = len(model.buffers) - 1
     model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()] + [entry]
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    return seal(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
 
 
 def _io_quantization(model_bytes: bytes) -> dict:

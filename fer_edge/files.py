@@ -11,7 +11,7 @@ from fer_edge.errors import OutputError
 
 
 def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def ensure_folder(path: str | Path) -> Path:

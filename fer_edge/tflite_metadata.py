@@ -7,14 +7,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import struct
 from pathlib import Path
 
 from fer_edge.errors import ModelError
 from fer_edge.metadata import ModelMetadata, load_metadata, sidecar_path
 
+logger = logging.getLogger(__name__)
+
 METADATA_NAME = "fer_edge"
+DIGEST_KEY = "content_sha256"
+"""Top-level key of the embedded JSON: the SHA-256 of the whole file, taken with this value unsealed."""
+UNSEALED = "0" * 64
 _MODEL_BUFFERS, _MODEL_METADATA = 4, 6          # field ids in table Model
 _METADATA_NAME, _METADATA_BUFFER = 0, 1         # field ids in table Metadata
 _BUFFER_DATA = 0                                 # field id in table Buffer
@@ -76,11 +83,44 @@ def read_embedded_json(data: bytes, name: str = METADATA_NAME) -> dict | None:
     return None
 
 
+def _digest_field(value: str) -> bytes:
+    return json.dumps({DIGEST_KEY: value})[1:-1].encode()  # '"content_sha256": "..."', as json.dumps writes it
+
+
+def seal(data: bytes) -> bytes:
+    """Record the SHA-256 of the whole file in its embedded metadata, which holds `DIGEST_KEY: UNSEALED`.
+
+    Raises:
+        ModelError: the metadata holds no unsealed digest field (or more than one).
+    """
+    field = _digest_field(UNSEALED)
+    if data.count(field) != 1:
+        raise ModelError("cannot seal the model: its metadata has no single unsealed digest field")
+    return data.replace(field, _digest_field(hashlib.sha256(data).hexdigest()))
+
+
+def check_seal(data: bytes, embedded: dict, path: Path) -> None:
+    """Refuse a model whose bytes changed since `seal` (any byte of the file); models without a digest pass.
+
+    Raises:
+        ModelError: the file's SHA-256 is not the one recorded in it.
+    """
+    digest = embedded.get(DIGEST_KEY)
+    if digest is None:
+        logger.debug("%s records no SHA-256 (converted before fer-edge sealed models): not checked", path)
+        return
+    field = _digest_field(str(digest))
+    if data.count(field) != 1 or hashlib.sha256(data.replace(field, _digest_field(UNSEALED))).hexdigest() != digest:
+        raise ModelError(f"{path} was changed or damaged after conversion (its SHA-256 is not the one recorded "
+                         "in it): convert it again, or reinstall fer-edge for a shipped model")
+
+
 def load_tflite_metadata(path: str | Path) -> ModelMetadata:
     """Metadata of a `.tflite` file: embedded first, else the `.meta.json` sidecar.
 
     Raises:
-        ModelError: the file is missing or damaged, or carries no metadata at all.
+        ModelError: the file is missing, damaged or changed after conversion (`check_seal`),
+            or carries no metadata at all.
     """
     path = Path(path)
     try:
@@ -89,6 +129,7 @@ def load_tflite_metadata(path: str | Path) -> ModelMetadata:
         raise ModelError(f"model file not found: {path}") from exc
     embedded = read_embedded_json(data)
     if embedded is not None:
+        check_seal(data, embedded, path)
         return ModelMetadata.from_dict(embedded)
     if sidecar_path(path).exists():
         return load_metadata(sidecar_path(path))

@@ -139,7 +139,7 @@ def test_unreadable_model_and_write_failure(trained, tmp_path, monkeypatch):
         convert_model(bad, tmp_path / "x.tflite", "fp32")
     target = tmp_path / "out.tflite"
     target.write_bytes(b"previous model")
-    monkeypatch.setattr("fer_edge.metadata.os.replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space")))
+    monkeypatch.setattr("fer_edge.files.os.replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space")))
     with pytest.raises(FerEdgeError, match="cannot write"):
         convert_model(model, target, "fp32")
     assert target.read_bytes() == b"previous model"

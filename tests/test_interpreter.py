@@ -126,3 +126,36 @@ def test_missing_gpu_delegate_falls_back_or_fails(converted, caplog):
 def test_threads_must_be_positive(converted):
     with pytest.raises(FerEdgeError, match="threads"):
         TFLiteClassifier(converted["fp32"].path, threads=0)
+
+
+def test_converted_models_record_their_sha256_and_refuse_any_changed_byte(converted, tmp_path):
+    """The seal: a fixed-seed fuzz of single-byte changes anywhere in the file; every one is refused."""
+    import hashlib
+
+    from fer_edge.tflite_metadata import DIGEST_KEY, UNSEALED
+
+    original = converted["int8"].path.read_bytes()
+    digest = read_embedded_json(original)[DIGEST_KEY]
+    unsealed = original.replace(digest.encode(), UNSEALED.encode())
+    assert hashlib.sha256(unsealed).hexdigest() == digest  # the digest of the whole file, taken unsealed
+    TFLiteClassifier(converted["int8"].path)  # the intact file loads
+    rng = np.random.default_rng(14)
+    for trial, position in enumerate(rng.integers(0, len(original), 40)):
+        damaged = bytearray(original)
+        damaged[position] ^= int(rng.integers(1, 256))
+        path = tmp_path / f"damaged{trial}.tflite"
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(ModelError, match="changed or damaged|damaged TensorFlow Lite|not a TensorFlow Lite|invalid model metadata"):
+            TFLiteClassifier(path)
+
+
+def test_models_without_a_recorded_sha256_still_load(converted, tmp_path):
+    """Files converted before models were sealed carry no digest: they load unchecked."""
+    from fer_edge.tflite_metadata import DIGEST_KEY
+
+    data = converted["fp32"].path.read_bytes()
+    field = f'"{DIGEST_KEY}": "{read_embedded_json(data)[DIGEST_KEY]}"'.encode()
+    legacy = data.replace(field, b'"legacy_sha256_": "' + b"0" * 64 + b'"')  # same length: the layout stays valid
+    (tmp_path / "legacy.tflite").write_bytes(legacy)
+    assert DIGEST_KEY not in read_embedded_json(legacy)
+    assert TFLiteClassifier(tmp_path / "legacy.tflite").metadata.labels == converted["fp32"].metadata.labels

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fer_edge.errors import ModelError
+from fer_edge.errors import ModelError, OutputError
 from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
 
@@ -60,8 +60,8 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("fer_edge.metadata.os.replace", explode)
-    with pytest.raises(OSError):
+    monkeypatch.setattr("fer_edge.files.os.replace", explode)
+    with pytest.raises(OutputError, match=f"cannot write {path}: disk full"):  # a clean error naming the file
         save_metadata(ModelMetadata(("x", "y")), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.meta.json"]
