@@ -48,16 +48,34 @@ def load_delegates(delegate: str | None, require: bool = False) -> list:
     if not delegate or delegate == "cpu":
         return []
     library = GPU_DELEGATE_LIBRARY if delegate == "gpu" else str(delegate)
-    try:
-        loaded = interpreter_module().load_delegate(library)
-    except (ValueError, OSError, RuntimeError) as exc:
-        message = f"cannot load the {delegate!r} delegate ({library}): {exc}"
+    problem = _not_a_delegate(library)  # checked first: a failed load_delegate prints tracebacks of its own
+    loaded = None
+    if problem is None:
+        try:
+            loaded = interpreter_module().load_delegate(library)
+        except (ValueError, OSError, RuntimeError, AttributeError) as exc:
+            problem = str(exc)
+    if loaded is None:
+        message = f"cannot load the {delegate!r} delegate ({library}): {problem}"
         if require:
-            raise FerEdgeError(message + "; see the README section on GPU delegates") from exc
+            raise FerEdgeError(message + "; see the README section on GPU delegates")
         logger.warning("%s; running on the CPU", message)
         return []
     logger.info("delegate %s active", library)
     return [loaded]
+
+
+def _not_a_delegate(library: str) -> str | None:
+    """Why `library` cannot be a TFLite external delegate (missing, unloadable, no plugin entry), or None."""
+    import ctypes
+
+    try:
+        handle = ctypes.CDLL(library)
+    except OSError as exc:
+        return str(exc)
+    if not hasattr(handle, "tflite_plugin_create_delegate"):
+        return "not a TensorFlow Lite delegate library (it has no tflite_plugin_create_delegate)"
+    return None
 
 
 @dataclass(frozen=True)

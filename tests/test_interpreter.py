@@ -159,3 +159,21 @@ def test_models_without_a_recorded_sha256_still_load(converted, tmp_path):
     (tmp_path / "legacy.tflite").write_bytes(legacy)
     assert DIGEST_KEY not in read_embedded_json(legacy)
     assert TFLiteClassifier(tmp_path / "legacy.tflite").metadata.labels == converted["fp32"].metadata.labels
+
+
+def test_a_library_that_is_not_a_delegate_falls_back_without_stray_tracebacks(converted, caplog, capfd):
+    import ctypes.util
+
+    library = ctypes.util.find_library("z") or ctypes.util.find_library("m")
+    if library is None:
+        pytest.skip("no system shared library to pose as a delegate")
+    classifier = TFLiteClassifier(converted["fp16"].path, delegate=library)
+    assert classifier.predict_pixels(np.zeros((1, 32, 32, 3), np.uint8)).shape == (1, 4)
+    assert "not a TensorFlow Lite delegate library" in caplog.text and "running on the CPU" in caplog.text
+    with pytest.raises(FerEdgeError, match="not a TensorFlow Lite delegate library"):
+        load_delegates(library, require=True)
+    load_delegates("gpu")
+    import gc
+
+    gc.collect()
+    assert "Traceback" not in capfd.readouterr().err
