@@ -199,3 +199,33 @@ def test_profiles_load_from_json(tmp_path):
         load_profile(path)
     assert json.loads(GOOGLE_IMAGES.to_json())["name"] == "google-images"
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.com", "http://", "file:///etc/passwd"])
+def test_base_url_must_be_an_http_url(url, tmp_path):
+    result = CliRunner().invoke(cli, ["scrape", "--out", str(tmp_path / "data"), "--base-url", url])
+    assert result.exit_code == 1 and result.output.startswith("Error: --base-url must be an http(s) URL")
+    assert "Traceback" not in result.output and not (tmp_path / "data").exists()
+
+
+@needs_browser
+def test_unreachable_or_silent_servers_are_clean_errors(tmp_path):
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    try:
+        for base, message in ((f"http://127.0.0.1:{port}", "Error: cannot reach"),
+                              (f"http://127.0.0.1:{silent.getsockname()[1]}", "Error: cannot reach")):
+            start = time.monotonic()
+            result = CliRunner().invoke(cli, ["scrape", "--out", str(tmp_path / "data"), "--per-class", "1",
+                                              "--classes", "anger", "--base-url", base, "--timeout", "2"])
+            assert result.exit_code == 1 and result.output.startswith(message), result.output
+            assert "Traceback" not in result.output and time.monotonic() - start < 30
+    finally:
+        silent.close()

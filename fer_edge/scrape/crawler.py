@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlparse
 
 from fer_edge.errors import FerEdgeError
 from fer_edge.files import write_atomic
@@ -38,7 +38,7 @@ class ScrapeOptions:
         delay_s: pause between downloads.
         max_requests: stop after this many downloads in one run.
         perceptual_dedup: also drop near-identical images (average hash within 4 bits).
-        fetch: download limits and user agent.
+        fetch: download limits and user agent; its timeout also bounds each results page load.
         profile: where the results page keeps things.
         driver_path: chromedriver executable.
         browser_path: Chromium executable.
@@ -55,6 +55,12 @@ class ScrapeOptions:
     profile: SelectorProfile = GOOGLE_IMAGES
     driver_path: str = "/usr/bin/chromedriver"
     browser_path: str = "/usr/bin/chromium"
+
+    def __post_init__(self) -> None:
+        parsed = urlparse(self.base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise FerEdgeError(f"--base-url must be an http(s) URL such as https://www.google.com, "
+                               f"got {self.base_url!r}")
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,30 @@ def start_browser(options: ScrapeOptions, profile_dir: str):
                  "--window-size=1280,1600"):
         chrome.add_argument(flag)
     try:
-        return webdriver.Chrome(service=Service(executable_path=options.driver_path), options=chrome)
+        driver = webdriver.Chrome(service=Service(executable_path=options.driver_path), options=chrome)
     except WebDriverException as exc:
         raise FerEdgeError(f"cannot start Chromium through {options.driver_path}: {exc.msg}") from exc
+    driver.set_page_load_timeout(options.fetch.timeout_s)  # --timeout bounds page loads too
+    return driver
+
+
+def open_results_page(driver, page_url: str, base_url: str) -> None:
+    """Load a results page; an unreachable or silent server is an error, not an empty page.
+
+    Raises:
+        FerEdgeError: the page did not load within the page-load timeout, or the browser showed
+            its own error page (refused connection, unknown host).
+    """
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        driver.get(page_url)
+        shown = driver.execute_script("return document.documentURI") or ""
+    except WebDriverException as exc:
+        reason = (exc.msg or type(exc).__name__).splitlines()[0]
+        raise FerEdgeError(f"cannot reach {base_url}: loading {page_url} failed ({reason})") from exc
+    if shown.startswith("chrome-error:"):
+        raise FerEdgeError(f"cannot reach {base_url}: the browser could not load {page_url}")
 
 
 def accept_consent(driver, profile: SelectorProfile) -> bool:
@@ -219,7 +246,7 @@ def _scrape_class(driver, label: str, out: Path, manifest: Manifest, options: Sc
         return counts, requests
     query = options.query_template.format(label=label)
     page_url = options.profile.search_url.format(base=options.base_url.rstrip("/"), query=quote_plus(query))
-    driver.get(page_url)
+    open_results_page(driver, page_url, options.base_url)
     accept_consent(driver, options.profile)
     seen = manifest.seen_urls(label)
     with tqdm(total=needed, desc=label, unit="img", disable=not progress) as bar:
