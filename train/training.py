@@ -14,9 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 from fer_edge.dataset import Dataset, has_split_folders, load_dataset, split_folder, stratified_indices
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.metadata import ModelMetadata
 from fer_edge.preprocess import Preprocessing
+from fer_edge.train.checkpoints import check_resumable
 from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
 from fer_edge.train.keras_io import save_keras_model
 from fer_edge.train.models import build_model
@@ -118,10 +119,12 @@ def make_strategy(mode: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
+def _prepare_run_dir(run_dir: Path, resume: bool, options: TrainOptions) -> None:
     backup = run_dir / "backup"
     if resume and not backup.exists():
         raise FerEdgeError(f"nothing to resume in {run_dir}: no interrupted run (no {backup})")
+    if resume:
+        check_resumable(run_dir, options)
     if not resume and (backup.exists() or (run_dir / "model.keras").exists()):
         raise FerEdgeError(
             f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
@@ -209,13 +212,13 @@ def read_history(csv_path: Path) -> dict[str, list[float]]:
 def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: ThroughputLogger):
     previous = read_history(run_dir / "history.csv") if resume else {}
     best_so_far = max(previous.get(options.monitor, [float("-inf")]))
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+    callbacks = [  # the history row is written before the checkpoint: a kill between them never loses a row
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.keras"), monitor=options.monitor, mode="max",
             save_best_only=True, initial_value_threshold=best_so_far if resume else None,
         ),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         throughput,
     ]
     if options.early_stopping > 0:
@@ -240,13 +243,16 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
         FerEdgeError: bad data, a run folder that already holds a run, or nothing to resume.
     """
     run_dir = Path(run_dir)
-    _prepare_run_dir(run_dir, resume)
+    _prepare_run_dir(run_dir, resume, options)
     _set_determinism(options.seed)
     prep = options.preprocessing
     dataset = load_dataset(data_root, prep, options.val_fraction, options.test_fraction,
                            options.seed, options.workers, options.verbose > 0, options.max_per_class,
                            options.label_mode)
     dataset = _ensure_val_split(_blend(dataset, options), options)
+    if len(dataset.splits["val"]) == 0:
+        raise DatasetError(f"no validation images in {data_root}: add a val/ folder or more images per class "
+                           f"(--val-fraction {options.val_fraction} of each class left none)")
     aux = _aux_targets(dataset, options)
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
     model, throughput, replicas = _fit(dataset, run_dir, options, resume, aux)
