@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from fer_edge.convert.calibration import calibration_pixels
 from fer_edge.errors import FerEdgeError, ModelError
-from fer_edge.files import write_atomic
+from fer_edge.files import ensure_folder, write_atomic
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import normalize
 from fer_edge.tflite_metadata import DIGEST_KEY, METADATA_NAME, UNSEALED, read_embedded_json, seal
@@ -125,7 +125,7 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
     if read_embedded_json(data) is None:
         raise ModelError(f"metadata could not be embedded in the {quant} model")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out.parent)
     try:
         write_atomic(out, data)
         save_metadata(final, sidecar_path(out))

@@ -14,6 +14,7 @@ from fer_edge import workstation
 from fer_edge.crops import crop_face
 from fer_edge.dataset import Split, has_split_folders, load_labeled_folder, split_folder
 from fer_edge.errors import DatasetError, ImageDecodeError, MissingDependencyError
+from fer_edge.files import ensure_folder
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.labels import canonical_label
 from fer_edge.metrics import ClassificationReport, classification_report
@@ -151,7 +152,7 @@ def write_predictions_csv(evaluation: Evaluation, path: str | Path) -> None:
 def write_report(evaluation: Evaluation, out_dir: str | Path, extra: dict, history: Path | None = None) -> dict:
     """metrics.json and predictions.csv, plus PNG plots when matplotlib is installed; returns the files."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out_dir)
     files = {"metrics": out_dir / "metrics.json", "predictions": out_dir / "predictions.csv"}
     files["metrics"].write_text(json.dumps({**evaluation.to_dict(), **extra}, indent=2) + "\n")
     write_predictions_csv(evaluation, files["predictions"])

@@ -280,3 +280,18 @@ def test_predict_into_an_unwritable_annotation_folder_is_a_clean_error(converted
                                       "--detector", "none", "--annotate", str(tmp_path / "file" / "out")])
     assert result.exit_code == 1 and result.output.startswith("Error: cannot create the output folder")
     assert "Traceback" not in result.output and (tmp_path / "file").read_text() == "not a folder"
+
+
+def test_outputs_blocked_by_a_file_are_clean_errors(trained, tmp_path):
+    model, data, _ = trained
+    blocker = tmp_path / "existing.tflite"
+    blocker.write_bytes(b"keep")
+    runner = CliRunner()
+    convert = runner.invoke(cli, ["convert", str(model), "--quant", "all", "--calibration", str(data),
+                                  "--out", str(blocker)])
+    evaluate = runner.invoke(cli, ["evaluate", str(model), str(data), "--split", "val",
+                                   "--out", str(blocker / "eval")])
+    for result in (convert, evaluate):
+        assert result.exit_code == 1 and result.output.startswith("Error: cannot create the output folder")
+        assert "Traceback" not in result.output
+    assert blocker.read_bytes() == b"keep"

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from fer_edge.dataset import Dataset, has_split_folders, load_dataset, split_folder, stratified_indices
 from fer_edge.errors import DatasetError, FerEdgeError
+from fer_edge.files import ensure_folder
 from fer_edge.metadata import ModelMetadata
 from fer_edge.preprocess import Preprocessing
 from fer_edge.train.checkpoints import check_resumable
@@ -129,7 +130,7 @@ def _prepare_run_dir(run_dir: Path, resume: bool, options: TrainOptions) -> None
         raise FerEdgeError(
             f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(run_dir)
 
 
 def _ensure_val_split(dataset: Dataset, options: TrainOptions) -> Dataset:
