@@ -215,3 +215,23 @@ def test_fuse_heads_of_several_models_saves_their_ensemble(two_head_run, tmp_pat
     assert metadata.arch == "ensemble" and len(metadata.extra["members"]) == 2 and metadata.labels == EMOTIONS
     pixels = np.random.default_rng(3).uniform(0, 1, (4, 48, 48, 1)).astype("float32")
     np.testing.assert_allclose(np.asarray(both(pixels)), np.asarray(single(pixels)), atol=1e-5)  # twice the same
+
+
+def test_add_head_makes_a_one_head_model_a_two_head_one(two_head_run, tmp_path):
+    """A model trained on the FER2013-style labels gets a FER+ head on frozen features; its own head is the aux."""
+    root, _ = two_head_run
+    one_head = train(root / "fer2013", tmp_path / "fer2013_run",
+                     TrainOptions(arch=TINY, epochs=1, image_size=48, color_mode="grayscale", batch_size=4,
+                                  verbose=0, val_fraction=0.0)).model_path
+    out = tmp_path / "heads.keras"
+    result = CliRunner().invoke(cli, ["add-head", str(one_head), str(root / "ferplus"), "--out", str(out),
+                                      "--epochs", "3"])
+    assert result.exit_code == 0, result.output
+    heads, metadata = load_keras_model(out)
+    original, original_metadata = load_keras_model(one_head)
+    assert metadata.labels == EMOTIONS and tuple(metadata.extra["aux_labels"]) == original_metadata.labels
+    pixels = np.random.default_rng(4).uniform(0, 1, (3, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(heads(pixels)[AUX_HEAD]), np.asarray(original(pixels)), atol=1e-6)
+    assert np.asarray(heads(pixels)[HEAD]).shape == (3, 8)
+    again = CliRunner().invoke(cli, ["add-head", str(out), str(root / "ferplus"), "--out", str(tmp_path / "x.keras")])
+    assert again.exit_code == 1 and "already has two heads" in again.output

@@ -196,7 +196,25 @@ def ensemble(models: tuple[Path, ...], out: Path, weights: str | None) -> None:
     click.echo(f"model: {path}")
 
 
-COMMANDS = (train, demo, calibrate, fuse_heads, ensemble)
+@click.command("add-head")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=DATA_DIR)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The two-head .keras model.")
+@click.option("--label-mode", type=click.Choice(["majority", "probability"]), default="probability", show_default=True,
+              help="Vote-labelled DATA: majority labels or vote shares as targets.")
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
+def add_head(model: Path, data: Path, out: Path, label_mode: str, epochs: int) -> None:
+    """Give MODEL a head for DATA's labels, fitted on its frozen features; its own head becomes the second.
+
+    The result is a two-head model for `fer-edge fuse-heads`, e.g. a FER2013 model with a FER+ head.
+
+    Example: fer-edge add-head fer2013_model.keras ../shared/data/ferplus --out runs/heads.keras
+    """
+    path = load_workstation("train.probe").add_head_file(model, data, out, label_mode, epochs)
+    click.echo(f"model: {path}")
+
+
+COMMANDS = (train, demo, calibrate, fuse_heads, ensemble, add_head)
 
 
 @click.command()
