@@ -213,6 +213,7 @@ def test_fuse_heads_of_several_models_saves_their_ensemble(two_head_run, tmp_pat
     single, _ = load_keras_model(one)
     both, metadata = load_keras_model(two)
     assert metadata.arch == "ensemble" and len(metadata.extra["members"]) == 2 and metadata.labels == EMOTIONS
+    assert metadata.extra["fusion"] == metadata.extra["members"][0]["extra"]["fusion"]  # the shared fusion, on top
     pixels = np.random.default_rng(3).uniform(0, 1, (4, 48, 48, 1)).astype("float32")
     np.testing.assert_allclose(np.asarray(both(pixels)), np.asarray(single(pixels)), atol=1e-5)  # twice the same
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,9 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
                         mapping, fusion) for heads in members]
     model = fused[0]
     if len(fused) > 1:
-        model, fused_metadata = build_ensemble(fused, [fused_metadata] * len(fused))
+        model, ensemble_metadata = build_ensemble(fused, [fused_metadata] * len(fused))
+        extra = {**ensemble_metadata.extra, "fusion": fused_metadata.extra["fusion"]}
+        fused_metadata = replace(ensemble_metadata, extra=extra)
     path = save_keras_model(model, fused_metadata, Path(out))
     result = FuseResult(fusion, sweep, path)
     logger.info("fused heads: aux weight %.2f, primary accuracy %.4f, aux accuracy %.4f", fusion.aux_weight,
