@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.errors import FerEdgeError
