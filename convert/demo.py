@@ -77,7 +77,7 @@ def _kiosk_step(out_dir: Path):
     video = out_dir / "kiosk-input.mp4"
     _write_video(video, [frame.image for frame in default_frames(count=48)])
     files = {"kiosk video (annotated)": out_dir / "kiosk.mp4", "kiosk events": out_dir / "kiosk.jsonl"}
-    options = KioskOptions(jsonl=files["kiosk events"], record=files["kiosk video (annotated)"])
+    options = KioskOptions(jsonl=files["kiosk events"], record=files["kiosk video (annotated)"], record_segment_s=0)
     summary = run_kiosk(open_source(str(video)), Recognizer.load("default"), options)
     return (f"kiosk loop on a generated 48-frame video: {summary.faces} faces in {summary.frames} frames, "
             f"{summary.fps:.0f} FPS"), {"kiosk input video": video, **files}, None
@@ -86,7 +86,7 @@ def _kiosk_step(out_dir: Path):
 def _write_video(path: Path, frames_rgb) -> None:
     from fer_edge.kiosk import VideoRecorder
 
-    recorder = VideoRecorder(path, fps=12)
+    recorder = VideoRecorder(path, fps=12, segment_s=0)  # one input file
     try:
         for frame in frames_rgb:
             recorder.write(frame)

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from fer_edge.crops import crop_face
 from fer_edge.errors import DatasetError, ImageDecodeError
 from fer_edge.faces import DetectorOptions, create_detector
-from fer_edge.images import decode_image, scan_image_folder
+from fer_edge.images import decode_image_scaled, scan_image_folder
 from fer_edge.files import append_line, ensure_folder, open_append, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def _process(task: tuple[Path, str, str, Path, Path, ExtractOptions]) -> list[di
     path, class_name, sha, relative, dst, options = task
     base = {"source": str(path), "source_sha256": sha, "class": class_name, "detector": options.detector}
     try:
-        image = decode_image(path.read_bytes(), str(path))
+        image, factor = decode_image_scaled(path.read_bytes(), str(path))
     except (ImageDecodeError, OSError) as exc:
         return [{**base, "status": "unreadable", "error": str(exc)}]
     faces = _DETECTOR.detect(image)
@@ -129,7 +129,8 @@ def _process(task: tuple[Path, str, str, Path, Path, ExtractOptions]) -> list[di
         out = dst / class_name / _crop_name(relative, index if options.all_faces else None)
         ok, encoded = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
         write_atomic(out, encoded.tobytes())
-        records.append({**base, "status": "kept", **face.to_dict(), "crop": str(out.relative_to(dst))})
+        box = face.scaled(factor).to_dict()  # in the photo's own pixels, also when decoded reduced
+        records.append({**base, "status": "kept", **box, "crop": str(out.relative_to(dst))})
     return records
 
 

@@ -61,7 +61,8 @@ class FaceBox:
     def scaled(self, sx: float, sy: float | None = None) -> "FaceBox":
         """The same face in an image `sx` times as wide (and `sy`, default `sx`, times as high).
 
-        For a box found on a camera's low-resolution stream, cropped from its main stream.
+        For a box found on a camera's low-resolution stream, cropped from its main stream, or
+        on a large JPEG decoded reduced.
         """
         sy = sx if sy is None else sy
         points = tuple((px * sx, py * sy) for px, py in self.landmarks)
@@ -178,6 +179,11 @@ def yunet_model_path() -> Path:
     return path
 
 
+YUNET_MIN_SIDE = 64
+"""YuNet never sees an image smaller than this: on smaller inputs (its deepest feature maps one or two
+cells wide) OpenCV's DNN gave results that depended on what the process had detected before."""
+
+
 class YuNetDetector:
     """OpenCV's YuNet (`cv2.FaceDetectorYN`): fast CNN face detector for the device."""
 
@@ -215,6 +221,10 @@ class YuNetDetector:
 
     def _run(self, bgr: np.ndarray, scale: float) -> list[FaceBox]:
         height, width = bgr.shape[:2]
+        if min(height, width) < YUNET_MIN_SIDE:  # see YUNET_MIN_SIDE: enlarged by a whole factor, boxes scaled back
+            factor = -(-YUNET_MIN_SIDE // min(height, width))
+            bgr = self._cv2.resize(bgr, (width * factor, height * factor), interpolation=self._cv2.INTER_LINEAR)
+            scale, (height, width) = scale / factor, bgr.shape[:2]
         if (width, height) != self._size:
             self._net.setInputSize((width, height))
             self._size = (width, height)

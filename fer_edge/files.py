@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterator
 
 from fer_edge.errors import OutputError
 
@@ -115,3 +117,28 @@ def output_paths(inputs: list[Path], folder: Path, suffix: str = ".jpg") -> dict
         outputs[path] = candidate
         taken.add(candidate.resolve())
     return outputs
+
+
+@contextlib.contextmanager
+def staged_folder(folder: str | Path) -> Iterator[Path]:
+    """A hidden folder inside `folder` to write a set of files into; they move into `folder` together.
+
+    On a normal exit every file of the staging folder replaces its namesake in `folder`; on an
+    exception none does, and `folder` keeps exactly what it had. The staging folder is removed.
+
+    Raises:
+        OutputError: `folder` cannot be created or written.
+    """
+    folder = ensure_folder(folder)
+    try:
+        stage = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
+    except OSError as exc:
+        raise OutputError(f"cannot write into {folder}: {_reason(exc)}") from exc
+    try:
+        yield stage
+        for path in sorted(stage.iterdir()):
+            os.replace(path, folder / path.name)
+    except OSError as exc:
+        raise OutputError(f"cannot move the new files into {folder}: {_reason(exc)}") from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -7,22 +7,42 @@ import struct
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+def _jpeg_segments(data: bytes):
+    """(marker, position) of each JPEG header segment, up to and including the first start of scan."""
     position = 2
-    while position + 9 <= len(data):
+    while position + 4 <= len(data):
         if data[position] != 0xFF:
-            return None
+            return
         marker = data[position + 1]
         if marker == 0xFF:  # fill byte
             position += 1
             continue
-        if marker in _SOF_MARKERS:
-            height, width = struct.unpack(">HH", data[position + 5:position + 9])
-            return width, height
+        yield marker, position
+        if marker == 0xDA:
+            return
         if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
             position += 2
             continue
         position += 2 + struct.unpack(">H", data[position + 2:position + 4])[0]
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    for marker, position in _jpeg_segments(data):
+        if marker in _SOF_MARKERS and position + 9 <= len(data):
+            height, width = struct.unpack(">HH", data[position + 5:position + 9])
+            return width, height
+    return None
+
+
+def jpeg_scan_start(data: bytes) -> int | None:
+    """Where a JPEG's compressed image data begins (after its first start-of-scan header); None if it never does.
+
+    Segments before it (EXIF thumbnails among them) are skipped by their lengths, so an end-of-image
+    marker found after this position is the image's own.
+    """
+    for marker, position in _jpeg_segments(data):
+        if marker == 0xDA and position + 4 <= len(data):
+            return position + 2 + struct.unpack(">H", data[position + 2:position + 4])[0]
     return None
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.errors import DatasetError, ImageDecodeError
-from fer_edge.image_header import image_size
+from fer_edge.image_header import image_size, jpeg_scan_start
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,11 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 _JPEG_START = b"\xff\xd8"
 _JPEG_END = b"\xff\xd9"
 MAX_PIXELS = 40_000_000
-"""Images whose header declares more pixels are refused before decoding (40 MP: 120 MB as RGB)."""
+"""Images that would decode to more pixels are refused before decoding (40 MP: 120 MB as RGB)."""
+REDUCE_ABOVE_PIXELS = 12_000_000
+"""JPEGs declaring more pixels are decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling), to at most this
+many pixels when 1/8 allows: a face crop needs far less, and memory stays bounded by the decoded size."""
+_REDUCED_FLAGS = {2: "IMREAD_REDUCED_COLOR_2", 4: "IMREAD_REDUCED_COLOR_4", 8: "IMREAD_REDUCED_COLOR_8"}
 
 
 def _cv2():
@@ -32,44 +36,65 @@ def _cv2():
 
 
 def _check_not_truncated(data: bytes, source: str) -> None:
-    """libjpeg only warns on a truncated JPEG and returns grey rows; refuse it instead."""
-    if data.startswith(_JPEG_START) and _JPEG_END not in data.rstrip(b"\x00")[-64:]:
+    """libjpeg only warns on a truncated JPEG and returns grey rows; refuse it instead.
+
+    Data after the end-of-image marker (some cameras and editors append it) is fine.
+    """
+    if not data.startswith(_JPEG_START):
+        return
+    start = jpeg_scan_start(data)
+    if start is None or _JPEG_END not in data[start:]:
         raise ImageDecodeError(f"{source}: truncated JPEG (no end-of-image marker)")
 
 
-def _check_pixel_count(data: bytes, source: str, max_pixels: int) -> None:
+def _reduction(data: bytes, source: str, max_pixels: int) -> int:
+    """1, or the 2, 4 or 8 a large JPEG is decoded reduced by; refuse what would still decode over `max_pixels`."""
     size = image_size(data)
-    if size is not None and size[0] * size[1] > max_pixels:
+    if size is None:
+        return 1
+    pixels, factor = size[0] * size[1], 1
+    if data.startswith(_JPEG_START) and pixels > REDUCE_ABOVE_PIXELS:
+        factor = next((f for f in (2, 4) if pixels / (f * f) <= REDUCE_ABOVE_PIXELS), 8)
+    if pixels / (factor * factor) > max_pixels:
         raise ImageDecodeError(f"{source}: {size[0]}x{size[1]} pixels is over the limit of "
                                f"{max_pixels / 1e6:g} megapixels; scale it down first")
+    return factor
+
+
+def decode_image_scaled(data: bytes, source: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, int]:
+    """`decode_image`, and the factor (1, 2, 4 or 8) the image was reduced by: a pixel here is that many there."""
+    if not data:
+        raise ImageDecodeError(f"{source}: empty file (0 bytes)")
+    _check_not_truncated(data, source)
+    factor = _reduction(data, source, max_pixels)
+    cv2 = _cv2()
+    flags = getattr(cv2, _REDUCED_FLAGS[factor]) if factor > 1 else cv2.IMREAD_UNCHANGED
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as exc:
+        raise ImageDecodeError(f"{source}: cannot decode ({str(exc).strip().splitlines()[-1]})") from exc
+    if image is None or image.size == 0:
+        raise ImageDecodeError(f"{source}: not a readable JPEG/PNG/BMP/WebP image")
+    return _to_rgb_uint8(image, cv2), factor
 
 
 def decode_image(data: bytes, source: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode encoded image bytes to an RGB uint8 array of shape (H, W, 3).
 
     Grayscale, RGB, RGBA and 16-bit images are accepted; the format is found from
-    the content, not the file name.
+    the content, not the file name. A JPEG over `REDUCE_ABOVE_PIXELS` is decoded reduced
+    (see `decode_image_scaled` for the factor, to map coordinates back).
 
     Args:
         data: the encoded file content (JPEG, PNG, BMP or WebP).
         source: a name for error messages.
-        max_pixels: refuse images whose header declares more pixels than this, before decoding.
+        max_pixels: refuse images that would decode to more pixels than this, checked from the
+            header before decoding.
 
     Raises:
         ImageDecodeError: the bytes are empty, truncated, too large or not a supported image.
     """
-    if not data:
-        raise ImageDecodeError(f"{source}: empty file (0 bytes)")
-    _check_not_truncated(data, source)
-    _check_pixel_count(data, source, max_pixels)
-    cv2 = _cv2()
-    try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error as exc:
-        raise ImageDecodeError(f"{source}: cannot decode ({str(exc).strip().splitlines()[-1]})") from exc
-    if image is None or image.size == 0:
-        raise ImageDecodeError(f"{source}: not a readable JPEG/PNG/BMP/WebP image")
-    return _to_rgb_uint8(image, cv2)
+    return decode_image_scaled(data, source, max_pixels)[0]
 
 
 def _to_rgb_uint8(image: np.ndarray, cv2) -> np.ndarray:
@@ -92,6 +117,11 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     Raises:
         ImageDecodeError: the file is missing, not a regular file, unreadable, too large or not an image.
     """
+    return read_image_scaled(path, max_pixels)[0]
+
+
+def read_image_scaled(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, int]:
+    """`read_image`, and the factor a large JPEG was reduced by (see `decode_image_scaled`)."""
     path = Path(path)
     try:
         if not stat.S_ISREG(path.stat().st_mode):
@@ -99,7 +129,7 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageDecodeError(f"{path}: cannot read file ({exc.strerror})") from exc
-    return decode_image(data, str(path), max_pixels)
+    return decode_image_scaled(data, str(path), max_pixels)
 
 
 @dataclass(frozen=True)

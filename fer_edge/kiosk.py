@@ -16,6 +16,7 @@ from fer_edge.draw import annotate
 from fer_edge.errors import FerEdgeError, OutputError
 from fer_edge.files import append_line, open_append
 from fer_edge.recognizer import Recognizer
+from fer_edge.service import Watchdog, notify
 from fer_edge.tracking import SmoothingTracker
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ class KioskOptions:
         max_fps: process at most this many frames per second (0: as fast as possible).
         smoothing: average each tracked face over this many frames (0 or 1: off).
         jsonl: append one JSON line per frame here.
-        record: write the annotated video here (.mp4).
+        record: write the annotated video here (.mp4 in segments, or .avi; see `VideoRecorder`).
+        record_segment_s: seconds of video per .mp4 segment (0: one file, which a kill leaves unplayable).
         display: show the annotated video in a window (needs OpenCV with GUI support).
         heartbeat: touch this file at most once a second (for health checks).
         max_frames: stop after this many frames (0: until the source ends or a stop signal).
@@ -39,6 +41,7 @@ class KioskOptions:
     smoothing: int = 5
     jsonl: Path | None = None
     record: Path | None = None
+    record_segment_s: float = 60.0
     display: bool = False
     heartbeat: Path | None = None
     max_frames: int = 0
@@ -60,27 +63,67 @@ class KioskSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+RECORD_SUFFIXES = (".mp4", ".avi")
+
+
+def segment_path(path: Path, index: int) -> Path:
+    """The file of the `index`-th (1-based) segment of a segmented recording: `NAME-0001.mp4`."""
+    return path.with_name(f"{path.stem}-{index:04d}{path.suffix}")
+
+
 class VideoRecorder:
-    """An .mp4 writer opened at the first frame's size."""
+    """Annotated video, opened at the first frame's size, written so that a kill loses little.
 
-    def __init__(self, path: Path, fps: float):
-        self.path, self.fps, self._writer = Path(path), fps or 15.0, None
+    `.avi` is Motion-JPEG through OpenCV's own writer: frames reach the file as they come, and a
+    file cut by a kill still plays up to there. `.mp4` (MPEG-4 Part 2) is compact but unplayable
+    until closed, so it is written in segments `NAME-0001.mp4`, `NAME-0002.mp4`, ... of
+    `segment_s` seconds of video, each finished before the next starts: a kill loses only the
+    open segment. `segment_s` 0 writes the one file `path` instead.
 
-    def write(self, frame_rgb: np.ndarray) -> None:
-        """Append one RGB frame."""
+    Raises:
+        FerEdgeError: another suffix than .mp4 or .avi, or a file OpenCV cannot open for writing.
+    """
+
+    def __init__(self, path: Path, fps: float, segment_s: float = 60.0):
+        self.path, self.fps = Path(path), fps or 15.0
+        if self.path.suffix.lower() not in RECORD_SUFFIXES:
+            raise FerEdgeError(f"--record {self.path}: use a .mp4 (segmented) or .avi (Motion-JPEG) file name")
+        segmented = segment_s > 0 and self.path.suffix.lower() == ".mp4"
+        self._per_segment = max(1, round(self.fps * segment_s)) if segmented else 0
+        self._writer, self._frames, self.files = None, 0, []
+
+    def _open(self, size: tuple[int, int]):
         import cv2
 
+        index = len(self.files) + 1
+        path = segment_path(self.path, index) if self._per_segment else self.path
+        if self.path.suffix.lower() == ".avi":
+            writer = cv2.VideoWriter(str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"), self.fps, size)
+        else:
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, size)
+        if not writer.isOpened():
+            raise FerEdgeError(f"cannot write video {path}: check the folder exists and is writable")
+        self.files.append(path)
+        return writer
+
+    def write(self, frame_rgb: np.ndarray) -> None:
+        """Append one RGB frame (starting a new segment when the open one is full)."""
+        import cv2
+
+        if self._writer is not None and self._per_segment and self._frames % self._per_segment == 0:
+            self._writer.release()
+            self._writer = None
         if self._writer is None:
             height, width = frame_rgb.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
-            if not self._writer.isOpened():
-                raise FerEdgeError(f"cannot write video {self.path}")
+            self._writer = self._open((width, height))
         self._writer.write(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+        self._frames += 1
 
     def close(self) -> None:
-        """Finish the file."""
+        """Finish the open file."""
         if self._writer is not None:
             self._writer.release()
+            self._writer = None
 
 
 class Window:
@@ -115,12 +158,21 @@ def frame_event(index: int, faces) -> dict:
             "faces": [{"track": track, **face.to_dict()} for track, face in faces]}
 
 
-def _open_outputs(stack: contextlib.ExitStack, options: KioskOptions, fps: float):
+def _refuse_overwriting(spec: str | None, options: KioskOptions) -> None:
+    """An output path that is the source video itself would destroy the input."""
+    source = Path(spec) if spec and Path(spec).is_file() else None
+    for output in (options.jsonl, options.record, options.heartbeat):
+        if source is not None and output is not None and output.exists() and output.samefile(source):
+            raise OutputError(f"{output} is the source video: choose another output file")
+
+
+def _open_outputs(stack: contextlib.ExitStack, options: KioskOptions, fps: float, spec: str | None = None):
+    _refuse_overwriting(spec, options)
     events = stack.enter_context(open_append(options.jsonl)) if options.jsonl else None
     _touch(options.heartbeat, float("-inf"))  # an unwritable heartbeat file fails before the first frame
     recorder = window = None
     if options.record:
-        recorder = VideoRecorder(options.record, options.max_fps or fps)
+        recorder = VideoRecorder(options.record, options.max_fps or fps, options.record_segment_s)
         stack.callback(recorder.close)
     if options.display:
         window = Window()
@@ -135,10 +187,10 @@ class _Pacer:
         self.interval = 1.0 / max_fps if max_fps > 0 else 0.0
         self.fps, self._last = 0.0, time.perf_counter()
 
-    def tick(self) -> None:
+    def tick(self, stop: threading.Event) -> None:
         elapsed = time.perf_counter() - self._last
         if elapsed < self.interval:
-            time.sleep(self.interval - elapsed)
+            stop.wait(self.interval - elapsed)
         now = time.perf_counter()
         rate = 1.0 / max(now - self._last, 1e-6)
         self.fps = rate if self.fps == 0 else 0.9 * self.fps + 0.1 * rate
@@ -161,13 +213,19 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
     """Recognize every frame of `source` until it ends, `stop` is set, or `max_frames` is reached.
 
     Output files are flushed every frame and closed on the way out, whatever ends the loop.
+    Under systemd (`Type=notify`) it reports READY=1 once its outputs are open, pings the
+    watchdog while frames flow and reports STOPPING=1 on the way out.
     """
     stop = stop or threading.Event()
     tracker = SmoothingTracker(window=max(1, options.smoothing))
     pacer, start, faces_seen, beat, index = _Pacer(options.max_fps), time.perf_counter(), 0, 0.0, 0
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
-        events, recorder, window = _open_outputs(stack, options, getattr(source, "fps", 0.0))
+        events, recorder, window = _open_outputs(stack, options, getattr(source, "fps", 0.0),
+                                                 getattr(source, "spec", None))
+        watchdog = Watchdog()
+        notify("READY=1")
+        stack.callback(notify, "STOPPING=1")
         for index, frame in enumerate(source.frames(), start=1):
             faces = tracker.update(recognizer.recognize_rgb(frame))
             faces_seen += len(faces)
@@ -180,7 +238,8 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
                 if window and not window.show(annotated):
                     break
             beat = _touch(options.heartbeat, beat)
-            pacer.tick()
+            watchdog.ping(index, pacer.fps)
+            pacer.tick(stop)
             if stop.is_set() or (options.max_frames and index >= options.max_frames):
                 break
     stats = source.stats

@@ -56,6 +56,10 @@ class FaceResult:
         """JSON-ready form."""
         return {**self.box.to_dict(), **self.expression.to_dict()}
 
+    def scaled(self, factor: float) -> "FaceResult":
+        """The same face with its box in an image `factor` times larger."""
+        return self if factor == 1 else FaceResult(self.box.scaled(factor), self.expression)
+
 
 def framing_for(metadata: ModelMetadata, detector: FaceDetector) -> CropGeometry:
     """How to crop `detector`'s boxes for a model: its calibrated geometry, else the detector's margin."""
@@ -166,9 +170,10 @@ class Recognizer:
             FerEdgeError: an unreadable file (`ImageDecodeError`) or an array without its colour order.
         """
         if isinstance(image, (str, Path)):
-            from fer_edge.images import read_image
+            from fer_edge.images import read_image_scaled
 
-            return self.recognize_rgb(read_image(image))
+            frame, factor = read_image_scaled(image)  # boxes in the file's own pixels, even when decoded reduced
+            return [face.scaled(factor) for face in self.recognize_rgb(frame)]
         return self.recognize_rgb(to_rgb(image, color))
 
     def recognize_rgb(self, frame_rgb: np.ndarray) -> list[FaceResult]:

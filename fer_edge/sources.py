@@ -7,8 +7,11 @@ RGB here, once, at the camera boundary.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -28,6 +31,10 @@ class SourceOptions:
         reopen_attempts: reopen tries after a live source drops, before giving up.
         backoff_s: first wait before reopening; doubles each try up to `max_backoff_s`.
         max_backoff_s: longest wait between tries.
+        read_timeout_s: a stream (URL) that sends nothing this long counts as dropped; opening it
+            waits at most this long too.
+        reconnect_budget_s: give up on a dropped live source after this many seconds of reopening,
+            even with tries left.
     """
 
     width: int = 640
@@ -35,6 +42,12 @@ class SourceOptions:
     reopen_attempts: int = 5
     backoff_s: float = 0.5
     max_backoff_s: float = 8.0
+    read_timeout_s: float = 5.0
+    reconnect_budget_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.read_timeout_s <= 0 or self.reconnect_budget_s < 0 or self.backoff_s < 0:
+            raise FerEdgeError("read timeout must be positive; reconnect budget and backoff at least 0")
 
 
 @dataclass
@@ -50,14 +63,22 @@ def _valid(frame) -> bool:
     return isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3 and frame.size > 0
 
 
+POLL_S = 0.1
+"""How often a waiting loop looks at the stop event: stop signals are honoured within this."""
+_END = object()
+
+
 class OpenCVSource:
     """A camera index ("0"), a video file, or an RTSP/HTTP URL, through `cv2.VideoCapture`.
 
-    Video files end at their last frame; live sources that drop are reopened with backoff.
+    Video files end at their last frame. Live sources are read on a worker thread, so a stalled
+    stream or a reconnect backoff never delays `stop`; a live source that drops is reopened with
+    backoff, within `SourceOptions.reopen_attempts` and `reconnect_budget_s`.
     """
 
     def __init__(self, spec: str, options: SourceOptions = SourceOptions(),
-                 capture_factory: Callable | None = None, sleep: Callable[[float], None] = time.sleep):
+                 capture_factory: Callable | None = None, sleep: Callable[[float], object] | None = None,
+                 stop: threading.Event | None = None):
         import cv2
 
         self.spec = spec
@@ -66,12 +87,25 @@ class OpenCVSource:
         self.stats = SourceStats()
         self._cv2 = cv2
         self._factory = capture_factory or cv2.VideoCapture
-        self._sleep = sleep
+        self._stop = stop or threading.Event()
+        self._done = threading.Event()  # frames() ended or close(): the worker stops too
+        self._sleep = sleep or self._stop.wait
+        self._worker: threading.Thread | None = None
         self._capture = self._open()
+
+    def _halted(self) -> bool:
+        return self._stop.is_set() or self._done.is_set()
 
     def _open(self):
         target = int(self.spec) if self.spec.isdigit() else self.spec
-        capture = self._factory(target)
+        if not self.live and Path(self.spec).exists() and not Path(self.spec).is_file():
+            raise FerEdgeError(f"cannot open video source {self.spec!r}: not a regular file (a folder, FIFO or device)")
+        if "://" in self.spec:  # bounded open and reads for network streams (FFmpeg backend)
+            timeout_ms = int(self.options.read_timeout_s * 1000)
+            capture = self._factory(target, self._cv2.CAP_ANY, [self._cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
+                                                                self._cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+        else:
+            capture = self._factory(target)
         if not capture.isOpened():
             capture.release()
             kind = "camera" if self.spec.isdigit() else "video source"
@@ -88,37 +122,97 @@ class OpenCVSource:
         return float(self._capture.get(self._cv2.CAP_PROP_FPS) or 0.0)
 
     def frames(self) -> Iterator[np.ndarray]:
-        """RGB uint8 frames until the file ends or a live source cannot be reopened."""
-        while True:
+        """RGB uint8 frames until the file ends, `stop` is set, or a live source cannot be reopened.
+
+        Raises:
+            FerEdgeError: a live source dropped and could not be reopened.
+        """
+        if not self.live:
+            yield from self._frames_from_capture()
+            return
+        frames: queue.Queue = queue.Queue(maxsize=2)
+        self._done.clear()
+        self._worker = threading.Thread(target=self._pump, args=(frames,), name=f"source {self.spec}", daemon=True)
+        self._worker.start()
+        try:
+            while not self._halted():
+                try:
+                    item = frames.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    return
+                if isinstance(item, FerEdgeError):
+                    raise item
+                yield item
+        finally:
+            self._done.set()
+
+    def _frames_from_capture(self) -> Iterator[np.ndarray]:
+        while not self._halted():
             ok, frame = self._capture.read()
             if ok and _valid(frame):
                 self.stats.frames += 1
                 yield self._cv2.cvtColor(frame, self._cv2.COLOR_BGR2RGB)
             elif ok:
                 self.stats.corrupt += 1
-            elif not self.live:
+            elif not self.live or not self._reopen():
                 return
-            else:
-                self._reopen()
 
-    def _reopen(self) -> None:
+    def _pump(self, frames: queue.Queue) -> None:
+        """Worker thread: read (and reopen) the live source, hand frames over until stopped."""
+        try:
+            for frame in self._frames_from_capture():
+                self._hand_over(frames, frame)
+            self._hand_over(frames, _END)
+        except FerEdgeError as exc:
+            self._hand_over(frames, exc)
+        finally:
+            if self._halted():
+                self._capture.release()
+
+    def _hand_over(self, frames: queue.Queue, item) -> None:
+        while not self._halted():
+            try:
+                frames.put(item, timeout=POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _reopen(self) -> bool:
+        """Reopen a dropped live source with backoff; False when stopped meanwhile.
+
+        Raises:
+            FerEdgeError: every try failed, or the reconnect budget is spent.
+        """
         self._capture.release()
-        delay = self.options.backoff_s
+        delay, deadline = self.options.backoff_s, time.monotonic() + self.options.reconnect_budget_s
         for attempt in range(1, self.options.reopen_attempts + 1):
+            if time.monotonic() + delay > deadline:
+                break
             logger.warning("%s dropped; reopening in %.1f s (try %d/%d)", self.spec, delay, attempt,
                            self.options.reopen_attempts)
-            self._sleep(delay)
+            if self._sleep(delay) or self._halted():
+                return False
             try:
                 self._capture = self._open()
             except FerEdgeError:
                 delay = min(delay * 2, self.options.max_backoff_s)
                 continue
             self.stats.reopens += 1
-            return
-        raise FerEdgeError(f"lost {self.spec!r} and could not reopen it after {self.options.reopen_attempts} tries")
+            return True
+        raise FerEdgeError(f"lost {self.spec!r} and could not reopen it after {attempt} tries "
+                           f"({self.options.reconnect_budget_s:g} s reconnect budget)")
 
     def close(self) -> None:
-        """Release the capture."""
+        """Stop reading and release the capture (a worker still inside a read releases it when that returns)."""
+        self._done.set()
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            worker.join(timeout=5 * POLL_S)
+            if worker.is_alive():
+                logger.info("%s: a read is still blocked; its capture is released when the read returns", self.spec)
+                return
         self._capture.release()
 
 
@@ -158,8 +252,12 @@ class PicameraSource:
         self._camera.close()
 
 
-def open_source(spec: str, options: SourceOptions = SourceOptions()):
-    """`picamera`, a camera index, a video file or a stream URL -> a frame source."""
+def open_source(spec: str, options: SourceOptions = SourceOptions(), stop: threading.Event | None = None):
+    """`picamera`, a camera index, a video file or a stream URL -> a frame source.
+
+    Setting `stop` ends the source's frames within `POLL_S` seconds, even while a stream stalls
+    or a reconnect waits.
+    """
     if spec == "picamera":
         return PicameraSource(options)
-    return OpenCVSource(spec, options)
+    return OpenCVSource(spec, options, stop=stop)

@@ -9,7 +9,7 @@ CONFIG_DIR=/etc/fer-edge
 UNIT_DIR=/etc/systemd/system
 SERVICE_USER=fer-edge
 SOURCE="fer-edge[device]"
-CONSTRAINTS="$HERE/constraints-device.txt"
+LOCK="$HERE/requirements-device.txt"
 SYSTEM=1
 UNINSTALL=0
 
@@ -91,9 +91,17 @@ create_venv() {
         # System site packages let the venv see Debian's python3-picamera2 (libcamera).
         python3 -m venv --system-site-packages "$PREFIX/venv"
     fi
-    log "installing $SOURCE with pinned versions from $(basename "$CONSTRAINTS")"
-    "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    "$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS" "$SOURCE"
+    local pip=("$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check)
+    # Every dependency is pinned and checked against the SHA-256 of its wheel; then fer-edge itself,
+    # built (for a checkout) with the hash-checked build tools, and a check that nothing is missing.
+    log "installing the device set with pinned hashes from $(basename "$LOCK")"
+    "${pip[@]}" --require-hashes --only-binary=:all: -r "$LOCK" || die "a dependency failed its hash check or has no wheel here"
+    log "installing $SOURCE"
+    "${pip[@]}" --no-deps --no-build-isolation "$SOURCE"
+    # (pip check also sees Debian's packages through the system site packages: only fer-edge's own lines count)
+    if "$PREFIX/venv/bin/python" -m pip check --disable-pip-version-check | grep -i '^fer-edge '; then
+        die "fer-edge's dependencies are incomplete: regenerate $(basename "$LOCK") with lock_device.sh"
+    fi
     "$PREFIX/venv/bin/fer-edge" --version >/dev/null || die "fer-edge did not install correctly"
 }
 

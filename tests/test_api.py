@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -41,6 +43,24 @@ def test_recognize_a_file_an_rgb_array_and_a_bgr_frame_alike(recognizer, face_ph
     assert 150 < face.box.x < 200 and 50 < face.box.y < 110 and 80 < face.box.width < 140  # her face
     for other in (from_rgb[0], from_bgr[0]):
         assert other.box == face.box and other.probabilities == face.probabilities
+
+
+def test_a_huge_jpeg_is_decoded_reduced_with_boxes_in_its_own_pixels(recognizer, face_photo, tmp_path):
+    from click.testing import CliRunner
+
+    from fer_edge.cli import cli
+
+    height, width = face_photo.shape[:2]
+    big = cv2.resize(face_photo, (width * 12, height * 12), interpolation=cv2.INTER_LINEAR)  # 37.7 MP
+    path = tmp_path / "poster.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+    small = recognizer.recognize(face_photo, color="rgb")[0].box
+    faces = recognizer.recognize(path)  # decoded at 1/2 (9.4 MP)
+    assert len(faces) == 1 and faces[0].box.iou(small.scaled(12)) > 0.85
+    result = CliRunner().invoke(cli, ["predict", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    box = json.loads(result.output)[str(path)]["faces"][0]["box"]
+    assert abs(box[0] - small.x * 12) < 0.05 * small.width * 12 and abs(box[2] / (small.width * 12) - 1) < 0.1
 
 
 def test_gray_arrays_are_accepted_with_their_colour_order(recognizer, face_photo):

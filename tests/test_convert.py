@@ -173,3 +173,49 @@ def test_calibration_from_a_vote_folder(tmp_path):
     write_vote_folder(tmp_path / "ferplus" / "train")
     pixels = calibration_pixels(tmp_path / "ferplus", Preprocessing((48, 48), "grayscale"), samples=4, seed=0)
     assert pixels.shape == (4, 48, 48, 1) and len(EMOTIONS) == 8
+
+
+def test_convert_all_that_fails_at_int8_leaves_the_folder_as_it_was(trained, tmp_path, monkeypatch):
+    import fer_edge.convert.tflite as tflite
+
+    model, data, _ = trained
+    out = tmp_path / "models"
+    out.mkdir()
+    (out / "model_fp32.tflite").write_bytes(b"old fp32")
+    (out / "notes.txt").write_text("keep me")
+    real = tflite._converter
+
+    def failing_int8(model, quant, *args, **kwargs):
+        if quant == "int8":
+            raise RuntimeError("calibration blew up")
+        return real(model, quant, *args, **kwargs)
+
+    monkeypatch.setattr(tflite, "_converter", failing_int8)
+    result = CliRunner().invoke(cli, ["convert", str(model), "--quant", "all", "--calibration", str(data),
+                                      "--samples", "40", "--out", str(out)])
+    assert result.exit_code == 1 and "int8 failed: calibration blew up" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["model_fp32.tflite", "notes.txt"]  # no staging left either
+    assert (out / "model_fp32.tflite").read_bytes() == b"old fp32"
+
+
+def test_a_failed_verification_publishes_nothing(trained, tmp_path, monkeypatch):
+    model, data, _ = trained
+    monkeypatch.setattr("fer_edge.convert.verify.verify",
+                        lambda *a, **k: (_ for _ in ()).throw(FerEdgeError("no images to verify on")))
+    result = CliRunner().invoke(cli, ["convert", str(model), "--quant", "fp16", "--out", str(tmp_path / "m.tflite"),
+                                      "--verify-data", str(data / "val")])
+    assert result.exit_code == 1 and "no images to verify on" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_all_publishes_every_file_together(trained, tmp_path):
+    from fer_edge.convert.publish import publish
+
+    model, data, _ = trained
+    published = publish(model, tmp_path / "out", "all", data, samples=40)
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == sorted([f"model_{q}.tflite" for q in QUANTIZATIONS] + [f"model_{q}.meta.json" for q in QUANTIZATIONS])
+    assert [r.path for r in published.results] == [tmp_path / "out" / f"model_{q}.tflite" for q in QUANTIZATIONS]
+    assert all(r.path.stat().st_size == r.size_bytes for r in published.results)
+    with pytest.raises(FerEdgeError, match="is a folder"):
+        publish(model, tmp_path / "out", "fp32")

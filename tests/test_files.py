@@ -87,3 +87,25 @@ def test_read_only_folder_is_a_clean_error(tmp_path):
     folder.mkdir(mode=0o500)
     with pytest.raises(OutputError, match="Permission denied"):
         write_atomic(folder / "x", b"x")
+
+
+def test_staged_folder_publishes_together_or_not_at_all(tmp_path):
+    from fer_edge.files import staged_folder
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.bin").write_bytes(b"old a")
+    with pytest.raises(RuntimeError):
+        with staged_folder(out) as stage:
+            (stage / "a.bin").write_bytes(b"new a")
+            (stage / "b.bin").write_bytes(b"new b")
+            raise RuntimeError("second conversion failed")
+    assert sorted(p.name for p in out.iterdir()) == ["a.bin"] and (out / "a.bin").read_bytes() == b"old a"
+    with staged_folder(out) as stage:
+        (stage / "a.bin").write_bytes(b"new a")
+        (stage / "b.bin").write_bytes(b"new b")
+    assert sorted(p.name for p in out.iterdir()) == ["a.bin", "b.bin"] and (out / "a.bin").read_bytes() == b"new a"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="file"):
+        with staged_folder(tmp_path / "file"):
+            pass

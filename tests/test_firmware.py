@@ -24,7 +24,7 @@ def run(args, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_scripts_exist_and_are_executable():
-    assert {p.name for p in SCRIPTS} == {"install.sh", "healthcheck.sh", "benchmark_on_device.sh"}
+    assert {p.name for p in SCRIPTS} == {"install.sh", "healthcheck.sh", "benchmark_on_device.sh", "lock_device.sh"}
     for script in SCRIPTS:
         assert os.access(script, os.X_OK) and script.read_text().startswith("#!/usr/bin/env bash\n")
         assert "set -euo pipefail" in script.read_text()
@@ -104,6 +104,37 @@ def test_install_is_idempotent_and_uninstalls(prefix_install):  # keep last: it 
     assert removed.returncode == 0 and not (prefix_install / "venv").exists() and env.exists()
 
 
+MAX_EXPOSURE = 2.5
+"""systemd-analyze security's exposure score (0 safe .. 10 unsafe) that neither unit may exceed."""
+
+
+def exposure(unit) -> float:
+    result = run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)])
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert found, result.stdout + result.stderr
+    return float(found.group(1))
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="apt-get install systemd")
+@pytest.mark.parametrize("unit", ["fer-edge.service", "fer-edge-healthcheck.service"])
+def test_units_are_sandboxed(unit, tmp_path):
+    copy = tmp_path / unit  # offline analysis reads the unit file as installed, minus the host's drop-ins
+    copy.write_text((FIRMWARE / unit).read_text())
+    assert exposure(copy) <= MAX_EXPOSURE
+    text = copy.read_text()
+    assert "User=fer-edge" in text and "systemctl" not in text  # nothing runs as root
+
+
+def test_exposure_score_rises_when_sandboxing_is_removed(tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("apt-get install systemd")
+    kept = [line for line in (FIRMWARE / "fer-edge.service").read_text().splitlines()
+            if not line.startswith(("SystemCall", "RestrictAddressFamilies", "DeviceAllow", "DevicePolicy"))]
+    loose = tmp_path / "fer-edge.service"
+    loose.write_text("\n".join(kept) + "\n")
+    assert exposure(loose) > MAX_EXPOSURE
+
+
 def test_unit_verification_catches_mistakes(tmp_path):
     if shutil.which("systemd-analyze") is None:
         pytest.skip("apt-get install systemd")
@@ -143,6 +174,36 @@ def test_device_set_resolves_to_aarch64_wheels(tmp_path):
     assert wheels == expected
     for wheel in tmp_path.glob("*.whl"):
         assert wheel.name.endswith("none-any.whl") or "aarch64" in wheel.name
+
+
+def locked() -> dict[str, list[str]]:
+    """requirements-device.txt: pin -> its wheel hashes."""
+    text = (FIRMWARE / "requirements-device.txt").read_text().replace("\\\n", " ")
+    entries = [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return {entry[0]: [h.split(":", 1)[1] for h in entry[1:]] for entry in entries}
+
+
+def test_the_hash_lock_covers_every_pin_and_the_build_tools():
+    lock = locked()
+    assert {pin for pin in lock if not pin.startswith(("setuptools==", "wheel=="))} == {
+        f"{name}=={version}" for name, version in pins().items()}
+    assert all(hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes) for hashes in lock.values())
+    for binary in ("numpy", "opencv-python-headless", "ai-edge-litert"):  # one aarch64 and one x86_64 wheel each
+        assert len(next(h for pin, h in lock.items() if pin.startswith(binary + "=="))) == 2
+    assert "--require-hashes" in (FIRMWARE / "install.sh").read_text()
+
+
+@pytest.mark.slow
+def test_a_wrong_hash_is_refused(tmp_path):
+    lock = locked()
+    pin = next(pin for pin in lock if pin.startswith("click=="))
+    tampered = tmp_path / "requirements.txt"
+    tampered.write_text(f"{pin} --hash=sha256:{'0' * 64}\n")
+    result = run([sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "-r", str(tampered),
+                  "-d", str(tmp_path / "wheels")])
+    if "NewConnectionError" in result.stderr or "Network is unreachable" in result.stderr:
+        pytest.skip("no package index reachable")
+    assert result.returncode != 0 and "DO NOT MATCH THE HASHES" in result.stderr
 
 
 def test_workstation_has_the_pinned_device_versions():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import cv2
 import numpy as np
 import pytest
@@ -144,3 +146,49 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
         read_image(fifo)
     with pytest.raises(ImageDecodeError, match="not a regular file"):
         read_image(tmp_path)
+
+
+def big_jpeg(width: int, height: int) -> tuple[bytes, np.ndarray]:
+    """A smooth gradient image (small as a JPEG) and its pixels."""
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    image = np.stack(np.broadcast_arrays(x + 0 * y, 0 * x + y, (x + y) / 2), axis=-1).astype(np.uint8)
+    return encode(image, ".jpg"), image
+
+
+def test_large_jpegs_decode_reduced_and_say_by_how_much():
+    from fer_edge.images import REDUCE_ABOVE_PIXELS, decode_image_scaled
+
+    data, image = big_jpeg(8000, 6000)  # 48 MP: over the 40 MP limit at full size, 12 MP at 1/2
+    decoded, factor = decode_image_scaled(data, "big.jpg")
+    assert factor == 2 and decoded.shape == (3000, 4000, 3)
+    expected = cv2.resize(image, (4000, 3000), interpolation=cv2.INTER_AREA)[..., ::-1]  # encoded as BGR
+    assert np.abs(decoded.astype(int) - expected).mean() < 3
+    assert decoded.shape[0] * decoded.shape[1] <= REDUCE_ABOVE_PIXELS
+    assert decode_image_scaled(big_jpeg(3000, 2000)[0], "small.jpg")[1] == 1  # 6 MP: full size
+
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    jpeg = bytearray(big_jpeg(64, 48)[0])
+    at = jpeg.index(b"\xff\xc0") + 5
+    jpeg[at:at + 4] = struct.pack(">HH", height, width)
+    return bytes(jpeg)
+
+
+@pytest.mark.parametrize("width, height, factor", [(4000, 3000, 1), (4001, 3000, 2), (8000, 6000, 2),
+                                                   (12000, 12000, 4), (16000, 12000, 4), (16001, 12000, 8), (40000, 20000, 8)])
+def test_reduction_factor_golden_table(width, height, factor):
+    from fer_edge.images import _reduction
+
+    assert _reduction(jpeg_declaring(width, height), "x.jpg", 40_000_000) == factor
+
+
+
+def test_reduction_only_for_jpeg_and_the_limit_counts_decoded_pixels(tmp_path):
+    from fer_edge.images import decode_image_scaled
+
+    with pytest.raises(ImageDecodeError, match="over the limit"):
+        decode_image_scaled(_png_declaring(8000, 6000), "x.png")  # PNG decodes at full size only
+    with pytest.raises(ImageDecodeError, match="60000x60000 pixels is over the limit"):
+        decode_image_scaled(jpeg_declaring(60000, 60000), "x.jpg")  # 3.6 GP: 56 MP even at 1/8

@@ -14,7 +14,7 @@ from fer_edge.sources import OpenCVSource
 
 
 def test_kiosk_writes_events_video_and_heartbeat(recognizer, red_video, tmp_path):
-    options = KioskOptions(jsonl=tmp_path / "events.jsonl", record=tmp_path / "out.mp4",
+    options = KioskOptions(jsonl=tmp_path / "events.jsonl", record=tmp_path / "out.mp4", record_segment_s=0,
                            heartbeat=tmp_path / "alive", smoothing=3)
     summary = run_kiosk(OpenCVSource(str(red_video)), recognizer, options)
     assert summary.frames == 12 and summary.faces == 12
@@ -23,6 +23,34 @@ def test_kiosk_writes_events_video_and_heartbeat(recognizer, red_video, tmp_path
     assert lines[0]["faces"][0]["track"] == 0 and lines[0]["faces"][0]["label"] in recognizer.classifier.metadata.labels
     assert (tmp_path / "alive").exists()
     assert cv2.VideoCapture(str(tmp_path / "out.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 12
+
+
+def frame_count(path):
+    capture, frames = cv2.VideoCapture(str(path)), 0
+    while capture.read()[0]:
+        frames += 1
+    return frames
+
+
+def test_recordings_are_segmented_mp4_or_motion_jpeg_avi(recognizer, red_video, tmp_path):
+    options = KioskOptions(record=tmp_path / "rec.mp4", max_fps=10, record_segment_s=0.5)  # 5 frames a segment
+    run_kiosk(OpenCVSource(str(red_video)), recognizer, options)
+    assert sorted(p.name for p in tmp_path.glob("rec*")) == ["rec-0001.mp4", "rec-0002.mp4", "rec-0003.mp4"]
+    assert [frame_count(tmp_path / f"rec-000{i}.mp4") for i in (1, 2, 3)] == [5, 5, 2]
+    run_kiosk(OpenCVSource(str(red_video)), recognizer, KioskOptions(record=tmp_path / "rec.avi"))
+    assert frame_count(tmp_path / "rec.avi") == 12
+    first = cv2.VideoCapture(str(tmp_path / "rec.avi")).read()[1]
+    assert first[..., 2].mean() > 150 and first[..., 0].mean() < 90  # BGR on disk: red stays red
+
+
+def test_recording_refuses_other_formats_and_the_source_itself(recognizer, red_video, tmp_path):
+    with pytest.raises(FerEdgeError, match=r"use a .mp4 \(segmented\) or .avi"):
+        run_kiosk(OpenCVSource(str(red_video)), recognizer, KioskOptions(record=tmp_path / "rec.mov"))
+    before = red_video.read_bytes()
+    for options in (KioskOptions(record=red_video, record_segment_s=0), KioskOptions(jsonl=red_video)):
+        with pytest.raises(FerEdgeError, match="is the source video"):
+            run_kiosk(OpenCVSource(str(red_video)), recognizer, options)
+    assert red_video.read_bytes() == before
 
 
 def test_kiosk_stops_on_signal_and_max_frames(recognizer, red_video, tmp_path):
@@ -54,3 +82,29 @@ def test_kiosk_appends_after_a_torn_line_and_names_unwritable_outputs(recognizer
                           (KioskOptions(heartbeat=tmp_path / "no" / "alive"), tmp_path / "no" / "alive")):
         with pytest.raises(OutputError, match=str(path)):
             run_kiosk(OpenCVSource(str(red_video)), recognizer, options)
+
+
+def test_kiosk_notifies_systemd_ready_watchdog_and_stopping(recognizer, red_video, tmp_path, monkeypatch):
+    import socket
+
+    address = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        server.settimeout(2)
+        monkeypatch.setenv("NOTIFY_SOCKET", address)
+        run_kiosk(OpenCVSource(str(red_video)), recognizer, KioskOptions())
+        messages = []
+        server.setblocking(False)
+        while True:
+            try:
+                messages.append(server.recv(4096).decode())
+            except BlockingIOError:
+                break
+    assert messages[0] == "READY=1" and messages[-1] == "STOPPING=1"
+    assert messages[1].startswith("WATCHDOG=1\nSTATUS=1 frames,") and len(messages) == 3  # one ping a second at most
+
+
+def test_an_unreachable_notify_socket_never_stops_the_kiosk(recognizer, red_video, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "nobody-listens"))
+    assert run_kiosk(OpenCVSource(str(red_video)), recognizer, KioskOptions()).frames == 12
+    assert "cannot notify systemd" in caplog.text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 import types
 
 import numpy as np
@@ -65,6 +67,70 @@ def test_dropped_camera_is_reopened_with_backoff_and_corrupt_frames_counted():
     assert len(frames) == 5
     assert source.stats.corrupt == 1 and source.stats.reopens == 1
     assert sleeps[:2] == [0.1, 0.2]  # backoff doubles after the failed try
+
+
+class StallingCapture(FakeCapture):
+    """Gives `frames` good frames, then blocks inside read() like a stream that stops sending."""
+
+    def __init__(self, frames):
+        super().__init__([(True, np.zeros((8, 8, 3), np.uint8))] * frames)
+        self.unblock = threading.Event()
+
+    def read(self):
+        if self.reads:
+            return self.reads.pop(0)
+        self.unblock.wait(30)
+        return False, None
+
+
+def stop_after(stop, seconds):
+    threading.Timer(seconds, stop.set).start()
+
+
+def test_stop_ends_a_stalled_stream_within_a_second():
+    capture, stop = StallingCapture(3), threading.Event()
+    source = OpenCVSource("0", SourceOptions(), lambda target: capture, stop=stop)
+    stop_after(stop, 0.3)
+    start = time.monotonic()
+    frames = list(source.frames())
+    source.close()
+    assert len(frames) == 3 and time.monotonic() - start < 1.0
+    capture.unblock.set()
+
+
+def test_stop_ends_a_reconnect_backoff_within_a_second():
+    scripts = [[(True, np.zeros((8, 8, 3), np.uint8))]]
+    stop = threading.Event()
+
+    def factory(target):
+        script = scripts.pop(0) if scripts else None
+        return FakeCapture(script or [], opened=script is not None)
+
+    source = OpenCVSource("0", SourceOptions(reopen_attempts=5, backoff_s=8.0), factory, stop=stop)
+    stop_after(stop, 0.3)
+    start = time.monotonic()
+    assert len(list(source.frames())) == 1  # stopped while waiting 8 s to reopen: no error
+    assert time.monotonic() - start < 1.0
+
+
+def test_reconnect_budget_bounds_the_time_spent_reopening():
+    scripts = [[(True, np.zeros((8, 8, 3), np.uint8))]]
+
+    def factory(target):
+        script = scripts.pop(0) if scripts else None
+        return FakeCapture(script or [], opened=script is not None)
+
+    options = SourceOptions(reopen_attempts=100, backoff_s=0.1, max_backoff_s=0.2, reconnect_budget_s=0.6)
+    source = OpenCVSource("0", options, factory)
+    start = time.monotonic()
+    with pytest.raises(FerEdgeError, match=r"after \d tries \(0.6 s reconnect budget\)"):
+        list(source.frames())
+    assert 0.3 < time.monotonic() - start < 1.0
+
+
+def test_bad_source_options_are_refused():
+    with pytest.raises(FerEdgeError, match="read timeout"):
+        SourceOptions(read_timeout_s=0)
 
 
 def test_picamera_source_with_a_fake_module(monkeypatch):

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 MUST_MATCH = ("arch", "batch_size", "image_size", "color_mode", "learning_rate", "lr_schedule", "seed", "augment",
               "class_weights", "label_smoothing", "label_mode", "blend_labels", "blend_weight", "aux_labels",
-              "aux_loss_weight", "val_fraction", "test_fraction", "max_per_class", "init_from")
+              "aux_loss_weight", "teacher", "teacher_weight", "teacher_temperature", "val_fraction", "test_fraction", "max_per_class", "init_from")
 """Options a resumed run must share with the interrupted one (epochs may grow, workers and verbosity may change)."""
 START_OVER = "delete the run folder (or its backup/) to start over"
 
@@ -34,7 +34,7 @@ def check_options(run_dir: Path, options) -> None:
     saved = _read_json(run_dir / "options.json", "the interrupted run's options")
     if not isinstance(saved, dict):
         raise FerEdgeError(f"cannot resume: {run_dir / 'options.json'} is not an options record; {START_OVER}")
-    current = asdict(options)
+    current = json.loads(json.dumps(asdict(options)))  # tuples as the saved lists
     changed = [f"--{key.replace('_', '-')} {saved.get(key)!r} -> {current[key]!r}"
                for key in MUST_MATCH if key in saved and saved[key] != current[key]]
     if changed:

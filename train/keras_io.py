@@ -29,6 +29,19 @@ def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Pa
     return path
 
 
+MAX_REASON = 240
+"""Characters of Keras's message kept in an error: its messages can quote a whole layer config."""
+
+
+def _one_line(exc: Exception) -> str:
+    message = str(exc).strip()
+    if "safe_mode" in message or "arbitrary code" in message:
+        return ("refused: it holds Python code (a Lambda layer or a custom function) and safe mode never runs "
+                "code from a model file; rebuild the model from registered layers")
+    first = message.splitlines()[0] if message else type(exc).__name__
+    return first if len(first) <= MAX_REASON else first[:MAX_REASON] + "..."
+
+
 def load_keras_model(path: str | Path) -> tuple[keras.Model, ModelMetadata]:
     """Load a `.keras` model and its `.meta.json` sidecar; check they agree.
 
@@ -41,9 +54,9 @@ def load_keras_model(path: str | Path) -> tuple[keras.Model, ModelMetadata]:
         raise ModelError(f"model file not found: {path}")
     metadata = load_metadata(sidecar_path(path))
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise ModelError(f"cannot load Keras model {path}: {exc}") from exc
+        raise ModelError(f"cannot load Keras model {path}: {_one_line(exc)}") from exc
     multi = len(model.outputs) > 1  # a two-head model: its primary head
     outputs = model.get_layer(HEAD).output.shape[-1] if multi else model.output_shape[-1]
     if outputs != len(metadata.labels):

@@ -68,6 +68,12 @@ class TrainOptions:
     """A dataset of the same faces (e.g. FER2013, with train/ and val/) whose labels train a second head."""
     aux_loss_weight: float = 1.0
     """Weight of the second head's loss."""
+    teacher: tuple[str, ...] = ()
+    """`.keras` teachers (several: their mean) whose probabilities on the training faces are distilled."""
+    teacher_weight: float = 0.5
+    """Weight of the teacher's probabilities in each training target (both heads)."""
+    teacher_temperature: float = 1.0
+    """Softening of the teacher's probabilities: softmax(log p / T)."""
     distribute: str = "none"
     init_from: str = ""
     """Start from the weights of this .keras model (same architecture and labels): fine-tuning."""
@@ -83,6 +89,9 @@ class TrainOptions:
             raise FerEdgeError(f"--lr-schedule must be one of {LR_SCHEDULES}")
         if self.distribute not in DISTRIBUTE_MODES:
             raise FerEdgeError(f"--distribute must be one of {DISTRIBUTE_MODES}")
+        if not 0.0 < self.teacher_weight <= 1.0 or self.teacher_temperature <= 0:
+            raise FerEdgeError("--teacher-weight must be in (0, 1] and --teacher-temperature positive")
+        object.__setattr__(self, "teacher", tuple(str(path) for path in self.teacher))
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -255,6 +264,7 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
         raise DatasetError(f"no validation images in {data_root}: add a val/ folder or more images per class "
                            f"(--val-fraction {options.val_fraction} of each class left none)")
     aux = _aux_targets(dataset, options)
+    dataset, aux = _distill(dataset, options, aux)
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
     model, throughput, replicas = _fit(dataset, run_dir, options, resume, aux)
     return _finish(model, dataset, run_dir, options, throughput, replicas, aux)
@@ -269,6 +279,23 @@ def _blend(dataset: Dataset, options: TrainOptions) -> Dataset:
     train_split = blend_labels(dataset.splits["train"], dataset.classes, options.blend_labels,
                                options.blend_weight, options.preprocessing, options.workers)
     return Dataset(dataset.classes, {**dataset.splits, "train": train_split}, dataset.skipped)
+
+
+def _distill(dataset: Dataset, options: TrainOptions,
+             aux: dict[str, AuxTargets] | None) -> tuple[Dataset, dict[str, AuxTargets] | None]:
+    """Training targets (both heads) with the teachers' probabilities blended in; unchanged without teachers."""
+    if not options.teacher:
+        return dataset, aux
+    from fer_edge.train.distill import distill_targets, teacher_outputs
+
+    train_split = dataset.splits["train"]
+    aux_classes = aux["train"].classes if aux else None
+    logger.info("distilling %d teacher(s) into the targets of %d faces", len(options.teacher), len(train_split))
+    taught = teacher_outputs(options.teacher, train_split.pixels, options.preprocessing, dataset.classes, aux_classes)
+    train_split, train_aux = distill_targets(train_split, len(dataset.classes), taught, options.teacher_weight,
+                                             options.teacher_temperature, aux and aux["train"])
+    dataset = Dataset(dataset.classes, {**dataset.splits, "train": train_split}, dataset.skipped)
+    return dataset, (aux and {**aux, "train": train_aux})
 
 
 def _aux_targets(dataset: Dataset, options: TrainOptions) -> dict[str, AuxTargets] | None:

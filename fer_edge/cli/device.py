@@ -74,13 +74,13 @@ def predict(images, model, threads, delegate, require_delegate, tta, detector, a
 
 
 def _predict_one(recognizer, image: Path, annotated: Path | None) -> dict:
-    from fer_edge.images import read_image
+    from fer_edge.images import read_image_scaled
 
-    frame = read_image(image)
+    frame, factor = read_image_scaled(image)
     faces = recognizer.recognize_rgb(frame)
-    if annotated is not None:
+    if annotated is not None:  # drawn on the frame as decoded (reduced for a very large JPEG)
         _write_annotated(frame, faces, annotated)
-    return {"faces": [face.to_dict() for face in faces]}
+    return {"faces": [face.scaled(factor).to_dict() for face in faces]}
 
 
 def _write_annotated(frame, faces, path: Path) -> None:
@@ -115,7 +115,11 @@ def _show(results: dict, as_json: bool) -> None:
 @model_options
 @detector_options(default="yunet")
 @click.option("--display", is_flag=True, help="Show the annotated video (needs fer-edge[display]).")
-@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write annotated .mp4.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the annotated video: NAME.mp4 as NAME-0001.mp4, ... segments, or NAME.avi (Motion-JPEG); "
+                   "both survive a kill.")
+@click.option("--record-segment", default=60.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds of video per .mp4 segment (0: one .mp4, unplayable if the process is killed).")
 @click.option("--jsonl", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Append one JSON line of predictions per frame.")
 @click.option("--max-fps", default=0.0, show_default=True, type=click.FloatRange(min=0), help="0: unlimited.")
@@ -126,8 +130,12 @@ def _show(results: dict, as_json: bool) -> None:
 @click.option("--max-frames", default=0, show_default=True, type=click.IntRange(min=0), help="0: no limit.")
 @click.option("--width", default=640, show_default=True, type=click.IntRange(min=0), help="Camera capture width.")
 @click.option("--height", default=480, show_default=True, type=click.IntRange(min=0), help="Camera capture height.")
-def run(source, model, threads, delegate, require_delegate, tta, detector, display, record, jsonl, max_fps, smoothing,
-        heartbeat, max_frames, width, height, **detection):
+@click.option("--read-timeout", default=5.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a stream may send nothing before it counts as dropped (and the longest open).")
+@click.option("--reconnect-budget", default=30.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to keep reopening a dropped camera or stream before giving up.")
+def run(source, model, threads, delegate, require_delegate, tta, detector, display, record, record_segment, jsonl,
+        max_fps, smoothing, heartbeat, max_frames, width, height, read_timeout, reconnect_budget, **detection):
     """The kiosk loop: recognize expressions on a camera, video file or stream until stopped.
 
     Ctrl-C or SIGTERM stops it cleanly, with every output file flushed and closed.
@@ -137,10 +145,14 @@ def run(source, model, threads, delegate, require_delegate, tta, detector, displ
     from fer_edge.kiosk import KioskOptions, run_kiosk
     from fer_edge.sources import SourceOptions, open_source
 
+    stop = _stop_on_signals()
     recognizer = build_recognizer(model, threads, delegate, require_delegate, tta, detector, detection)
-    frames = open_source(source, SourceOptions(width=width, height=height))
-    options = KioskOptions(max_fps, smoothing, jsonl, record, display, heartbeat, max_frames)
-    summary = run_kiosk(frames, recognizer, options, _stop_on_signals())
+    source_options = SourceOptions(width=width, height=height, read_timeout_s=read_timeout,
+                                   reconnect_budget_s=reconnect_budget)
+    frames = open_source(source, source_options, stop)
+    options = KioskOptions(max_fps=max_fps, smoothing=smoothing, jsonl=jsonl, record=record,
+                           record_segment_s=record_segment, display=display, heartbeat=heartbeat, max_frames=max_frames)
+    summary = run_kiosk(frames, recognizer, options, stop)
     click.echo(f"frames {summary.frames}, faces {summary.faces}, corrupt frames {summary.corrupt_frames}, "
                f"reopens {summary.reopens}, {summary.fps:.1f} FPS over {summary.seconds:.1f} s")
 

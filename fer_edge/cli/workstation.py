@@ -50,6 +50,13 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
                    "head; fuse the heads with `fer-edge fuse-heads`.")
 @click.option("--aux-loss-weight", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True),
               help="Weight of the second head's loss.")
+@click.option("--teacher", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A trained .keras model (repeat for an ensemble: their mean) whose probabilities on the training "
+                   "faces, mirror-averaged, are distilled into the targets; a heads.keras also teaches the second head.")
+@click.option("--teacher-weight", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Weight of the teacher's probabilities in each training target.")
+@click.option("--teacher-temperature", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="Soften the teacher's probabilities: softmax(log p / T).")
 @click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
               show_default=True, help="mirrored: all local GPUs; multiworker: machines in TF_CONFIG.")
 @click.option("--init-from", default="", help="Start from the weights of this .keras model (fine-tuning).")
@@ -237,20 +244,12 @@ def convert(model_path: Path, quant: str, calibration: Path | None, samples: int
 
     Example: fer-edge convert runs/paper/model.keras --quant int8 --calibration ../shared/data/fer2013 --out paper_int8.tflite
     """
-    tflite = load_workstation("convert.tflite", extra="convert")
-    if quant == "all":
-        results = tflite.convert_all(model_path, out, calibration, samples, seed, per_tensor)
-    else:
-        results = [tflite.convert_model(model_path, out, quant, calibration, samples, seed, per_tensor)]
-    for result in results:
+    publish = load_workstation("convert.publish", extra="convert")
+    published = publish.publish(model_path, out, quant, calibration, samples, seed, per_tensor, verify_data)
+    for result in published.results:
         click.echo(f"{result.quant}: {result.path} ({result.size_bytes:,} bytes)")
-    if verify_data is not None:
-        verify_module = load_workstation("convert.verify", extra="convert")
-        rows = []
-        for result in results:
-            rows.append(verify_module.verify(model_path, result.path, verify_data).to_dict())
-            tflite.add_metadata_facts(result.path, {"verification": {**rows[-1], "data": str(verify_data)}})
-        click.echo(verification_table(rows))
+    if published.verifications:
+        click.echo(verification_table(list(published.verifications)))
 
 
 def verification_table(rows: list[dict]) -> str:
