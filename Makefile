@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus
+.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus emulated-pi
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ demo: $(VENV)/.demo-installed
 
 test: $(VENV)/.dev-installed tools test-device
 	$(PY) -m pytest -q -ra
+
+# The Pi install on emulated arm64 (root; qemu-user-static and debootstrap, which `make tools` installs): install.sh in
+# a Debian bookworm arm64 root, fer-edge there and natively on the same photos and video, compared
+# (build/emulated-pi/report.json). `make test` runs it too, as a slow test.
+emulated-pi: $(DEVICE_VENV)/.installed
+	NATIVE_PYTHON=$(DEVICE_VENV)/bin/python firmware_scripts/emulated_pi.sh
 
 # The device test stage: a separate environment with only fer-edge[device] and pytest (no TensorFlow),
 # running the runtime's tests against the shipped models; what needs the workstation extras is skipped.
@@ -117,11 +123,11 @@ ferplus-model: $(VENV)/.demo-installed
 		$(FERPLUS_RUN)/candidate
 
 # Debian tools the tests use: shellcheck (firmware_scripts/), Chromium and its driver (scraper),
-# Xvfb and xwininfo (the --display window).
+# Xvfb and xwininfo (the --display window), qemu-user-static and debootstrap (the emulated arm64 Pi).
 # CI runs as root and installs what is missing; elsewhere the tests that need them are skipped.
-DEBIAN_TOOLS := shellcheck chromium chromium-driver xvfb x11-utils
+DEBIAN_TOOLS := shellcheck chromium chromium-driver xvfb x11-utils qemu-user-static debootstrap
 tools:
-	@missing=""; for tool in shellcheck chromium chromedriver Xvfb xwininfo; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in shellcheck chromium chromedriver Xvfb xwininfo qemu-aarch64-static debootstrap; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS); } >/dev/null 2>&1 \

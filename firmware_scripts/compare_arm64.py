@@ -1,0 +1,199 @@
+"""The emulated Pi check's helper (standard library plus OpenCV): write its test video; compare arm64 with native.
+
+Usage:
+  compare_arm64.py video FACE.jpg OUT.mp4
+  compare_arm64.py pixels PHOTOS_DIR OUT.npy      (the shipped default's model pixels of every photo)
+  compare_arm64.py classify PIXELS.npy OUT.json   (the shipped default int8 on exactly those pixels)
+  compare_arm64.py compare NATIVE_DIR ARM64_DIR [--root DIR] [--install-log FILE] [--emulated-seconds S] [--json F]
+`compare` exits 1 when the two runs disagree: other faces, other labels, or probabilities further apart
+than PROBABILITY_TOLERANCE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+PROBABILITY_TOLERANCE = 0.08
+"""The largest difference allowed between an arm64 and an x86 probability of the same face, end to end.
+Measured: at most 0.047 (12 steps of the int8 output's 1/256), because YuNet's float boxes differ by a
+fraction of a pixel (IoU >= 0.99) and so do the crops; on identical crops see CLASSIFIER_TOLERANCE."""
+CLASSIFIER_TOLERANCE = 0.12
+"""The same for the int8 classifier alone (no TTA) on identical input pixels. Measured: up to 0.098 (25
+steps of 1/256), no image bit-identical, and 1 of 24 top labels flipped: LiteRT's int8 kernels round
+differently on arm64 and x86, and the rounding compounds through the layers. The fp32 model on the same
+pixels agrees to FLOAT_TOLERANCE, so the emulation itself is faithful; with the shipped mirror TTA every
+label agreed end to end."""
+FLOAT_TOLERANCE = 1e-4
+"""fp32 on identical pixels: only float summation order may differ between the two machines."""
+MIN_BOX_IOU = 0.98
+"""Boxes of the same face must overlap at least this much (YuNet runs in float on both)."""
+
+
+def write_video(face_path: str, out: str, frames: int = 30) -> None:
+    """A 640x480 MPEG-4 video of the face photo sliding across a grey frame."""
+    import cv2
+    import numpy as np
+
+    face = cv2.imread(face_path)
+    face = cv2.resize(face, (240, 240))
+    writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"mp4v"), 15, (640, 480))
+    for index in range(frames):
+        frame = np.full((480, 640, 3), 96, np.uint8)
+        x = 40 + index * 10
+        frame[120:360, x:x + 240] = face
+        writer.write(frame)
+    writer.release()
+
+
+def write_pixels(photos: str, out: str) -> None:
+    """Every photo as the default model's input pixels, decoded and resized once, here."""
+    import numpy as np
+
+    from fer_edge.images import read_image, scan_image_folder
+    from fer_edge.model_files import load_classifier
+    from fer_edge.preprocess import to_model_pixels
+
+    prep = load_classifier("default").metadata.preprocessing
+    paths = [path for path, _ in scan_image_folder(photos).files]
+    np.save(out, np.stack([to_model_pixels(read_image(path), prep) for path in paths]))
+
+
+def classify(pixels: str, out: str) -> None:
+    """Probabilities of the shipped default, int8 and fp32 (no TTA), on exactly the given model pixels."""
+    import numpy as np
+
+    from fer_edge.model_files import load_classifier, shipped_model_path
+
+    faces = np.load(pixels)
+    result = {precision: np.asarray(load_classifier(shipped_model_path("default", precision), tta="none")
+                                    .predict_pixels(faces), float).tolist() for precision in ("int8", "fp32")}
+    Path(out).write_text(json.dumps(result))
+
+
+def iou(a: list[float], b: list[float]) -> float:
+    left, top = max(a[0], b[0]), max(a[1], b[1])
+    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, right - left) * max(0.0, bottom - top)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def compare_faces(native: list[dict], arm64: list[dict]) -> dict:
+    """Agreement of two face lists of one image or frame (largest face first in both)."""
+    result = {"same_count": len(native) == len(arm64), "same_labels": True, "min_iou": 1.0, "max_prob_diff": 0.0}
+    for a, b in zip(native, arm64):
+        result["same_labels"] &= a["label"] == b["label"]
+        result["min_iou"] = min(result["min_iou"], iou(a["box"], b["box"]))
+        diffs = [abs(a["probabilities"][k] - b["probabilities"][k]) for k in a["probabilities"]]
+        result["max_prob_diff"] = max(result["max_prob_diff"], max(diffs))
+    return result
+
+
+def _frames(path: Path) -> list[list[dict]]:
+    return [json.loads(line)["faces"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def classifier_agreement(native: Path, arm64: Path) -> dict:
+    """The classifier alone (int8 and fp32) on identical input pixels, made once natively."""
+    a = json.loads((native / "classifier.json").read_text())
+    b = json.loads((arm64 / "classifier.json").read_text())
+    result = {}
+    for precision in ("int8", "fp32"):
+        rows_a, rows_b = a[precision], b[precision]
+        diffs = [max(abs(x - y) for x, y in zip(row_a, row_b)) for row_a, row_b in zip(rows_a, rows_b)]
+        flips = sum(max(range(len(x)), key=x.__getitem__) != max(range(len(y)), key=y.__getitem__)
+                    for x, y in zip(rows_a, rows_b))
+        result[precision] = {"images": len(rows_a), "same_images": len(rows_a) == len(rows_b), "top_label_flips": flips,
+                             "max_probability_diff": max(diffs), "images_identical": sum(d == 0 for d in diffs)}
+    result["int8"]["tolerance"], result["fp32"]["tolerance"] = CLASSIFIER_TOLERANCE, FLOAT_TOLERANCE
+    return result
+
+
+def agreement(native: Path, arm64: Path) -> dict:
+    """Photos (predict --json) and video frames (run --jsonl) compared face by face."""
+    a, b = json.loads((native / "predict.json").read_text()), json.loads((arm64 / "predict.json").read_text())
+    pairs = [(a[key].get("faces", []), b.get(key, {}).get("faces", [])) for key in a]
+    frames_a, frames_b = _frames(native / "run.jsonl"), _frames(arm64 / "run.jsonl")
+    pairs_video = list(zip(frames_a, frames_b))
+    rows = [compare_faces(x, y) for x, y in pairs + pairs_video]
+    return {
+        "photos": len(a), "photos_with_faces": sum(bool(x) for x, _ in pairs), "same_photo_keys": a.keys() == b.keys(),
+        "video_frames": len(frames_a), "same_frame_count": len(frames_a) == len(frames_b),
+        "faces_compared": sum(min(len(x), len(y)) for x, y in pairs + pairs_video),
+        "same_face_counts": all(r["same_count"] for r in rows), "same_labels": all(r["same_labels"] for r in rows),
+        "min_box_iou": min(r["min_iou"] for r in rows), "max_probability_diff": max(r["max_prob_diff"] for r in rows),
+        "median_probability_diff": sorted(r["max_prob_diff"] for r in rows)[len(rows) // 2],
+        "images_with_any_probability_diff": sum(r["max_prob_diff"] > 0 for r in rows),
+        "probability_tolerance": PROBABILITY_TOLERANCE, "min_box_iou_required": MIN_BOX_IOU,
+    }
+
+
+def root_facts(root: Path | None, install_log: Path | None) -> dict:
+    """Debian release, Python and the wheels install.sh put into the emulated root."""
+    if root is None:
+        return {}
+    release = dict(line.split("=", 1) for line in (root / "etc/os-release").read_text().splitlines() if "=" in line)
+    venv = root / "opt/fer-edge/venv"
+    python = re.search(r"version\s*=\s*(\S+)", (venv / "pyvenv.cfg").read_text())
+    wheels = {}
+    for info in sorted(venv.glob("lib/python3*/site-packages/*.dist-info")):
+        name, version = info.name[: -len(".dist-info")].rsplit("-", 1)
+        tags = (info / "WHEEL").read_text() if (info / "WHEEL").exists() else ""
+        wheels[name] = {"version": version, "tags": re.findall(r"^Tag: (\S+)", tags, re.M)}
+    log = install_log.read_text() if install_log and install_log.exists() else ""
+    return {"debian": release.get("PRETTY_NAME", "").strip('"'), "python": python.group(1) if python else None,
+            "machine": "aarch64 (qemu-user emulation)", "wheels": wheels,
+            "install_log_tail": log.strip().splitlines()[-4:]}
+
+
+def bench_medians(folder: Path) -> list[dict]:
+    rows = json.loads((folder / "bench.json").read_text())
+    return [{"pipeline": r["name"], "end_to_end_ms": round(r["latency_ms"]["end_to_end"]["median"], 2),
+             "classify_ms": round(r["latency_ms"]["classify"]["median"], 2)} for r in rows]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, first in (("video", "face"), ("pixels", "photos"), ("classify", "pixels")):
+        command = commands.add_parser(name)
+        command.add_argument(first)
+        command.add_argument("out")
+    compare = commands.add_parser("compare")
+    compare.add_argument("native", type=Path)
+    compare.add_argument("arm64", type=Path)
+    compare.add_argument("--root", type=Path, default=None)
+    compare.add_argument("--install-log", type=Path, default=None)
+    compare.add_argument("--emulated-seconds", type=float, default=None)
+    compare.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if args.command in ("video", "pixels", "classify"):
+        job = {"video": lambda: write_video(args.face, args.out), "pixels": lambda: write_pixels(args.photos, args.out),
+               "classify": lambda: classify(args.pixels, args.out)}[args.command]
+        job()
+        return 0
+    report = {"agreement": agreement(args.native, args.arm64),
+              "classifier_alone": classifier_agreement(args.native, args.arm64),
+              "root": root_facts(args.root, args.install_log),
+              "emulated_seconds": args.emulated_seconds,
+              "bench_emulated_not_pi_speed": bench_medians(args.arm64), "bench_native": bench_medians(args.native)}
+    agree, alone = report["agreement"], report["classifier_alone"]
+    report["passed"] = bool(agree["same_photo_keys"] and agree["same_frame_count"] and agree["same_face_counts"]
+                            and agree["same_labels"] and agree["min_box_iou"] >= MIN_BOX_IOU
+                            and agree["max_probability_diff"] <= PROBABILITY_TOLERANCE
+                            and alone["fp32"]["top_label_flips"] == 0
+                            and all(alone[p]["same_images"] and alone[p]["max_probability_diff"] <= alone[p]["tolerance"]
+                                    for p in ("int8", "fp32")))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({"end_to_end": agree, "classifier_alone": alone}, indent=2))
+    print("emulated arm64 agrees with native" if report["passed"] else "emulated arm64 DISAGREES with native")
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
