@@ -25,7 +25,8 @@ def run(args, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_scripts_exist_and_are_executable():
-    assert {p.name for p in SCRIPTS} == {"install.sh", "healthcheck.sh", "benchmark_on_device.sh", "lock_device.sh"}
+    assert {p.name for p in SCRIPTS} == {"install.sh", "healthcheck.sh", "benchmark_on_device.sh", "lock_device.sh",
+                                         "emulated_pi.sh"}
     for script in SCRIPTS:
         assert os.access(script, os.X_OK) and script.read_text().startswith("#!/usr/bin/env bash\n")
         assert "set -euo pipefail" in script.read_text()
