@@ -218,6 +218,23 @@ def test_fuse_heads_of_several_models_saves_their_ensemble(two_head_run, tmp_pat
     np.testing.assert_allclose(np.asarray(both(pixels)), np.asarray(single(pixels)), atol=1e-5)  # twice the same
 
 
+def test_an_ensemble_records_each_members_own_training_facts(two_head_run, tmp_path):
+    import shutil
+
+    root, _ = two_head_run
+    other = tmp_path / "other.keras"
+    shutil.copy(root / "run" / "heads.keras", other)
+    sidecar = json.loads((root / "run" / "heads.meta.json").read_text())
+    sidecar["extra"]["train_options"] = {**sidecar["extra"]["train_options"], "seed": 7}
+    (tmp_path / "other.meta.json").write_text(json.dumps(sidecar))
+    result = CliRunner().invoke(cli, ["fuse-heads", str(root / "run" / "heads.keras"), str(other),
+                                      "--data", str(root / "ferplus" / "valid"),
+                                      "--aux-data", str(root / "fer2013" / "val"), "--out", str(tmp_path / "e.keras")])
+    assert result.exit_code == 0, result.output
+    members = load_metadata(tmp_path / "e.meta.json").extra["members"]
+    assert [m["extra"]["train_options"]["seed"] for m in members] == [42, 7]
+
+
 def test_add_head_makes_a_one_head_model_a_two_head_one(two_head_run, tmp_path):
     """A model trained on the FER2013-style labels gets a FER+ head on frozen features; its own head is the aux."""
     root, _ = two_head_run

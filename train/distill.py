@@ -87,12 +87,8 @@ def _teacher_pixels(pixels: np.ndarray, student: Preprocessing, teacher: Preproc
 def _head_probabilities(model: keras.Model, inputs: np.ndarray, batch_size: int) -> tuple[np.ndarray, ...]:
     """Softmax outputs of a one-head model (one array) or of a two-head model (primary, aux)."""
     outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
-    if isinstance(outputs, dict):
+    if isinstance(outputs, dict):  # a two-head model's outputs are keyed by head
         return tuple(np.asarray(outputs[name], np.float64) for name in (HEAD, AUX_HEAD))
-    if isinstance(outputs, (list, tuple)):
-        names = [tensor.name.split("/")[0] for tensor in model.outputs]
-        order = [names.index(HEAD), names.index(AUX_HEAD)] if HEAD in names and AUX_HEAD in names else [0, 1]
-        return tuple(np.asarray(outputs[i], np.float64) for i in order)
     return (np.asarray(outputs, np.float64),)
 
 

@@ -44,7 +44,7 @@ def _scores(members: list, metadata: ModelMetadata, folder: Path, tta: str) -> H
     return HeadScores(tuple(head_logits(heads, x) for heads in members for x in inputs), labels)
 
 
-def _load_members(paths: list[Path]) -> tuple[list, ModelMetadata, tuple[str, ...]]:
+def _load_members(paths: list[Path]) -> tuple[list, list[ModelMetadata], tuple[str, ...]]:
     loaded = [load_keras_model(path) for path in paths]
     metadata = loaded[0][1]
     aux_labels = tuple(metadata.extra.get("aux_labels", ()))
@@ -54,7 +54,7 @@ def _load_members(paths: list[Path]) -> tuple[list, ModelMetadata, tuple[str, ..
         if (member.labels, tuple(member.extra["aux_labels"]), member.preprocessing) != (
                 metadata.labels, aux_labels, metadata.preprocessing):
             raise FerEdgeError(f"{path} has other labels or preprocessing than {paths[0]}")
-    return [heads for heads, _ in loaded], metadata, aux_labels
+    return [heads for heads, _ in loaded], [member for _, member in loaded], aux_labels
 
 
 def _fused_metadata(metadata: ModelMetadata, fusion: Fusion, aux_labels, goal: FusionGoal, tta: str,
@@ -80,7 +80,8 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
         FerEdgeError: not two-head models, models that differ in labels, or data whose classes they lack.
     """
     paths = [Path(path) for path in heads_paths]
-    members, metadata, aux_labels = _load_members(paths)
+    members, member_metadata, aux_labels = _load_members(paths)
+    metadata = member_metadata[0]
     mapping = class_mapping(aux_labels, metadata.labels)
     primary, aux = (_scores(members, metadata, Path(folder), tta) for folder in (data, aux_data))
     fusion, sweep = choose_fusion(primary, aux, mapping, goal)
@@ -89,7 +90,8 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
                         mapping, fusion) for heads in members]
     model = fused[0]
     if len(fused) > 1:
-        model, ensemble_metadata = build_ensemble(fused, [fused_metadata] * len(fused))
+        each = [_fused_metadata(member, fusion, aux_labels, goal, tta, data, aux_data) for member in member_metadata]
+        model, ensemble_metadata = build_ensemble(fused, each)  # each member's own training facts
         extra = {**ensemble_metadata.extra, "fusion": fused_metadata.extra["fusion"]}
         fused_metadata = replace(ensemble_metadata, extra=extra)
     path = save_keras_model(model, fused_metadata, Path(out))
