@@ -122,12 +122,12 @@ ferplus-model: $(VENV)/.demo-installed
 	FERPLUS=$(FERPLUS) FER2013=$(FER2013) benchmarks/candidate_report.sh $(FERPLUS_RUN) \
 		$(FERPLUS_RUN)/candidate
 
-# Debian tools the tests use: shellcheck (firmware_scripts/), Chromium and its driver (scraper),
-# Xvfb and xwininfo (the --display window), qemu-user-static and debootstrap (the emulated arm64 Pi).
+# Debian tools the tests use: shellcheck (firmware_scripts/), Chromium and its driver (scraper, report page),
+# Xvfb and xwininfo (the --display window), qemu-user-static and debootstrap (the emulated arm64 Pi), mosquitto (MQTT).
 # CI runs as root and installs what is missing; elsewhere the tests that need them are skipped.
-DEBIAN_TOOLS := shellcheck chromium chromium-driver xvfb x11-utils qemu-user-static debootstrap
+DEBIAN_TOOLS := shellcheck chromium chromium-driver xvfb x11-utils qemu-user-static debootstrap mosquitto
 tools:
-	@missing=""; for tool in shellcheck chromium chromedriver Xvfb xwininfo qemu-aarch64-static debootstrap; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in shellcheck chromium chromedriver Xvfb xwininfo qemu-aarch64-static debootstrap mosquitto; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS); } >/dev/null 2>&1 \

@@ -69,9 +69,11 @@ def _photo_step(out_dir: Path):
 
 
 def _kiosk_step(out_dir: Path):
-    """The kiosk loop on a short generated video: annotated video and JSON-lines events."""
+    """The kiosk loop on a short generated video: annotated video, JSON-lines events and their report."""
     from fer_edge.kiosk import KioskOptions, run_kiosk
     from fer_edge.recognizer import Recognizer
+    from fer_edge.report import build_report
+    from fer_edge.report_page import write_report
     from fer_edge.sources import open_source
 
     video = out_dir / "kiosk-input.mp4"
@@ -79,8 +81,9 @@ def _kiosk_step(out_dir: Path):
     files = {"kiosk video (annotated)": out_dir / "kiosk.mp4", "kiosk events": out_dir / "kiosk.jsonl"}
     options = KioskOptions(jsonl=files["kiosk events"], record=files["kiosk video (annotated)"], record_segment_s=0)
     summary = run_kiosk(open_source(str(video)), Recognizer.load("default"), options)
+    files["kiosk report"] = write_report(build_report([files["kiosk events"]]), out_dir / "kiosk-report")["html"]
     return (f"kiosk loop on a generated 48-frame video: {summary.faces} faces in {summary.frames} frames, "
-            f"{summary.fps:.0f} FPS"), {"kiosk input video": video, **files}, None
+            f"{summary.sessions} visitor session(s), {summary.fps:.0f} FPS"), {"kiosk input video": video, **files}, None
 
 
 def _write_video(path: Path, frames_rgb) -> None:

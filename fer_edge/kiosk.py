@@ -15,8 +15,10 @@ import numpy as np
 from fer_edge.draw import annotate
 from fer_edge.errors import FerEdgeError, OutputError
 from fer_edge.files import append_line, open_append
+from fer_edge.follow import FollowingDetector
 from fer_edge.recognizer import Recognizer
 from fer_edge.service import Watchdog, notify
+from fer_edge.sessions import SCHEMA, SessionOptions, SessionTracker
 from fer_edge.tracking import SmoothingTracker
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,13 @@ class KioskOptions:
     Attributes:
         max_fps: process at most this many frames per second (0: as fast as possible).
         smoothing: average each tracked face over this many frames (0 or 1: off).
-        jsonl: append one JSON line per frame here.
+        jsonl: append events here, one JSON line each (schema in the README): sessions, summaries
+            and, when `frames` is on, one line per frame.
+        frames: write per-frame lines too (off: session and summary events only).
+        sessions: when a face becomes a visitor's session, and the summary interval.
+        detect_every: run the face detector on every k-th frame and follow faces in between.
+        sinks: more event consumers, each with `publish(event: dict)` (an MQTT publisher, say);
+            they get session, summary and run events, and frames too if their `frames` is true.
         record: write the annotated video here (.mp4 in segments, or .avi; see `VideoRecorder`).
         record_segment_s: seconds of video per .mp4 segment (0: one file, which a kill leaves unplayable).
         display: show the annotated video in a window (needs OpenCV with GUI support).
@@ -45,6 +53,10 @@ class KioskOptions:
     display: bool = False
     heartbeat: Path | None = None
     max_frames: int = 0
+    frames: bool = True
+    sessions: SessionOptions = SessionOptions()
+    detect_every: int = 1
+    sinks: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,8 @@ class KioskSummary:
     corrupt_frames: int
     reopens: int
     seconds: float
+    sessions: int = 0
+    detections: int = 0
 
     @property
     def fps(self) -> float:
@@ -152,10 +166,34 @@ class Window:
         self._cv2.destroyWindow(self.name)
 
 
-def frame_event(index: int, faces) -> dict:
+def frame_event(index: int, faces, now: float | None = None, kiosk_id: str = "kiosk") -> dict:
     """The JSON-lines record of one frame."""
-    return {"frame": index, "time": round(time.time(), 3),
+    return {"schema": SCHEMA, "type": "frame", "kiosk": kiosk_id, "frame": index,
+            "time": round(time.time() if now is None else now, 3),
             "faces": [{"track": track, **face.to_dict()} for track, face in faces]}
+
+
+class _EventLog:
+    """Writes events, whole lines, to the JSON-lines file and hands non-frame events to the sinks."""
+
+    def __init__(self, handle, sinks: tuple):
+        self._handle, self._sinks = handle, sinks
+
+    def write(self, event: dict) -> None:
+        if self._handle is not None:
+            append_line(self._handle, json.dumps(event))
+        for sink in self._sinks:
+            if event["type"] != "frame" or getattr(sink, "frames", False):
+                sink.publish(event)
+
+
+def _clock(source):
+    """Time of each frame: the wall clock for live sources; for a video file its own timeline."""
+    fps = getattr(source, "fps", 0.0)
+    if getattr(source, "live", True) or not fps:
+        return lambda index: time.time()
+    start = time.time()
+    return lambda index: start + (index - 1) / fps
 
 
 def _refuse_overwriting(spec: str | None, options: KioskOptions) -> None:
@@ -168,7 +206,8 @@ def _refuse_overwriting(spec: str | None, options: KioskOptions) -> None:
 
 def _open_outputs(stack: contextlib.ExitStack, options: KioskOptions, fps: float, spec: str | None = None):
     _refuse_overwriting(spec, options)
-    events = stack.enter_context(open_append(options.jsonl)) if options.jsonl else None
+    handle = stack.enter_context(open_append(options.jsonl)) if options.jsonl else None
+    events = _EventLog(handle, options.sinks)
     _touch(options.heartbeat, float("-inf"))  # an unwritable heartbeat file fails before the first frame
     recorder = window = None
     if options.record:
@@ -212,13 +251,16 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
               stop: threading.Event | None = None) -> KioskSummary:
     """Recognize every frame of `source` until it ends, `stop` is set, or `max_frames` is reached.
 
-    Output files are flushed every frame and closed on the way out, whatever ends the loop.
-    Under systemd (`Type=notify`) it reports READY=1 once its outputs are open, pings the
-    watchdog while frames flow and reports STOPPING=1 on the way out.
+    Output files are flushed every frame and closed on the way out, whatever ends the loop; open
+    visitor sessions end then too (reason "stopped"). Under systemd (`Type=notify`) it reports
+    READY=1 once its outputs are open, pings the watchdog while frames flow and reports
+    STOPPING=1 on the way out.
     """
     stop = stop or threading.Event()
-    tracker = SmoothingTracker(window=max(1, options.smoothing))
-    pacer, start, faces_seen, beat, index = _Pacer(options.max_fps), time.perf_counter(), 0, 0.0, 0
+    finder = FollowingDetector(recognizer.detector, options.detect_every)
+    tracker = SmoothingTracker(window=max(1, options.smoothing), max_missed_s=options.sessions.timeout_s)
+    sessions, clock = SessionTracker(options.sessions), _clock(source)
+    pacer, start, counts, beat, index = _Pacer(options.max_fps), time.perf_counter(), [0, 0], 0.0, 0
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
         events, recorder, window = _open_outputs(stack, options, getattr(source, "fps", 0.0),
@@ -226,11 +268,18 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
         watchdog = Watchdog()
         notify("READY=1")
         stack.callback(notify, "STOPPING=1")
+        events.write(_run_event("run_start", sessions, clock(1), labels=list(recognizer.labels),
+                                detector=finder.name, detect_every=options.detect_every))
+        stack.callback(lambda: _finish(events, sessions, clock(max(index, 1)), counts))
         for index, frame in enumerate(source.frames(), start=1):
-            faces = tracker.update(recognizer.recognize_rgb(frame))
-            faces_seen += len(faces)
-            if events:
-                append_line(events, json.dumps(frame_event(index, faces)))
+            now = clock(index)
+            faces = tracker.update(recognizer.classify(frame, finder.detect(frame)), now)
+            counts[0] += len(faces)
+            if options.frames and (options.jsonl or options.sinks):
+                events.write(frame_event(index, faces, now, options.sessions.kiosk_id))
+            for event in sessions.update(now, faces):
+                counts[1] += event["type"] == "session_end"
+                events.write(event)
             if recorder or window:
                 annotated = annotate(frame, [face for _, face in faces], pacer.fps)
                 if recorder:
@@ -243,4 +292,17 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
             if stop.is_set() or (options.max_frames and index >= options.max_frames):
                 break
     stats = source.stats
-    return KioskSummary(index, faces_seen, stats.corrupt, stats.reopens, time.perf_counter() - start)
+    return KioskSummary(index, counts[0], stats.corrupt, stats.reopens, time.perf_counter() - start,
+                        counts[1], finder.detections)
+
+
+def _run_event(kind: str, tracker: SessionTracker, now: float, **fields) -> dict:
+    return tracker.event(kind, now, run=tracker.run_id, **fields)
+
+
+def _finish(events: _EventLog, sessions: SessionTracker, now: float, counts: list) -> None:
+    """On the way out, whatever ended the loop: end open sessions, last summary, run_end."""
+    for event in sessions.close(now):
+        counts[1] += event["type"] == "session_end"
+        events.write(event)
+    events.write(_run_event("run_end", sessions, now, faces=counts[0], sessions_ended=counts[1]))

@@ -1,4 +1,4 @@
-"""Synthetic cartoon faces: a small labeled ImageFolder for demos and tests, made without any download."""
+"""Synthetic data made without any download: cartoon-face ImageFolders, and visitor videos from real photos."""
 
 from __future__ import annotations
 
@@ -81,3 +81,32 @@ def write_synthetic_dataset(
             face = draw_face(expression, size, rng)
             cv2.imwrite(str(folder / f"{index:04d}.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR))
     return root
+
+
+def visitor_frames(photos: list[np.ndarray], fps: float = 15.0, visit_s: float = 3.0, gap_s: float = 1.0,
+                   size: tuple[int, int] = (640, 480), face_px: int = 200):
+    """RGB frames of a kiosk camera that sees one visitor after another, each an RGB photo.
+
+    Each photo, scaled to `face_px` high, drifts across a plain background for `visit_s` seconds
+    (about 3 px a frame sideways, bobbing up and down), then the scene is empty for `gap_s`:
+    so the video has exactly one visitor session per photo, with known start and end.
+
+    Yields:
+        (frame, index of the visitor on screen or -1).
+    """
+    import cv2
+
+    width, height = size
+    background = np.tile(np.linspace(90, 150, width, dtype=np.uint8)[None, :, None], (height, 1, 3))
+    for visitor, photo in enumerate(photos):
+        scale = face_px / photo.shape[0]
+        image = cv2.resize(photo, (max(1, round(photo.shape[1] * scale)), face_px), interpolation=cv2.INTER_AREA)
+        steps = max(1, round(visit_s * fps))
+        for step in range(steps):
+            frame = background.copy()
+            x = int((width - image.shape[1]) * (0.2 + 0.6 * step / steps))
+            y = int((height - face_px) / 2 + 20 * np.sin(step / fps * 2.0))
+            frame[y:y + face_px, x:x + image.shape[1]] = image[:, :width - x]
+            yield frame, visitor
+        for _ in range(round(gap_s * fps)):
+            yield background.copy(), -1

@@ -17,6 +17,7 @@ class _Track:
     box: object
     history: deque
     missed: int = 0
+    last_seen: float = 0.0
 
 
 @dataclass
@@ -27,16 +28,19 @@ class SmoothingTracker:
         window: frames to average over (1 disables smoothing but keeps track ids).
         min_iou: overlap needed to continue a track.
         max_missed: frames a track survives without a match.
+        max_missed_s: when above 0, a track survives this many seconds without a match instead
+            (by the times given to `update`), so that a visitor's session outlives a short gap.
     """
 
     window: int = 5
     min_iou: float = 0.3
     max_missed: int = 5
+    max_missed_s: float = 0.0
     _tracks: list = field(default_factory=list)
     _next_id: int = 0
 
-    def update(self, faces: list[FaceResult]) -> list[tuple[int, FaceResult]]:
-        """(track id, smoothed face) for each face of the new frame."""
+    def update(self, faces: list[FaceResult], now: float = 0.0) -> list[tuple[int, FaceResult]]:
+        """(track id, smoothed face) for each face of the new frame, seen at time `now` (seconds)."""
         unmatched = list(self._tracks)
         out = []
         for face in faces:
@@ -47,11 +51,14 @@ class SmoothingTracker:
                 self._tracks.append(track)
             else:
                 unmatched.remove(track)
-            track.box, track.missed = face.box, 0
+            track.box, track.missed, track.last_seen = face.box, 0, now
             track.history.append(np.array(face.expression.probabilities))
             mean = tuple(float(p) for p in np.mean(track.history, axis=0))
             out.append((track.track_id, FaceResult(face.box, ClassProbabilities(face.expression.labels, mean))))
         for track in unmatched:
             track.missed += 1
-        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
+        if self.max_missed_s > 0:
+            self._tracks = [t for t in self._tracks if now - t.last_seen <= self.max_missed_s]
+        else:
+            self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         return out

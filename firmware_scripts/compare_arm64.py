@@ -94,7 +94,8 @@ def compare_faces(native: list[dict], arm64: list[dict]) -> dict:
 
 
 def _frames(path: Path) -> list[list[dict]]:
-    return [json.loads(line)["faces"] for line in path.read_text().splitlines() if line.strip()]
+    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [event["faces"] for event in events if event.get("type", "frame") == "frame"]
 
 
 def classifier_agreement(native: Path, arm64: Path) -> dict:

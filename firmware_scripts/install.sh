@@ -12,14 +12,22 @@ SOURCE="fer-edge[device]"
 LOCK="$HERE/requirements-device.txt"
 SYSTEM=1
 UNINSTALL=0
+MQTT_URL=""
+MQTT_ENV=""
+KIOSK_ID=""
 
 usage() {
     cat <<USAGE
-Usage: install.sh [--prefix DIR] [--source SPEC] [--user NAME] [--no-system] [--uninstall]
+Usage: install.sh [--prefix DIR] [--source SPEC] [--user NAME] [--kiosk-id NAME]
+                  [--mqtt URL] [--mqtt-env FILE] [--no-system] [--uninstall]
 
   --prefix DIR   install the virtual environment under DIR (default $PREFIX)
   --source SPEC  what pip installs (default "$SOURCE"; e.g. "/path/to/checkout[device]")
   --user NAME    system user the service runs as (default $SERVICE_USER)
+  --kiosk-id NAME  this kiosk's name in events and MQTT topics (FER_EDGE_KIOSK_ID)
+  --mqtt URL     publish events to mqtt://HOST[:PORT]/TOPIC or mqtts://... (FER_EDGE_MQTT)
+  --mqtt-env FILE  credentials (FER_EDGE_MQTT_USERNAME=..., _PASSWORD, _CA_FILE, ...), copied to
+                 $CONFIG_DIR/mqtt.env readable by root and the service's group only
   --no-system    no apt, user, or systemd changes: a throwaway install under --prefix
                  (config and the rendered unit go to DIR/etc)
   --uninstall    stop and remove the service, the virtual environment and the user
@@ -36,12 +44,25 @@ parse_args() {
             --prefix) PREFIX=${2:?--prefix needs a folder}; shift 2 ;;
             --source) SOURCE=${2:?--source needs a pip requirement}; shift 2 ;;
             --user) SERVICE_USER=${2:?--user needs a name}; shift 2 ;;
+            --kiosk-id) KIOSK_ID=${2:?--kiosk-id needs a name}; shift 2 ;;
+            --mqtt) MQTT_URL=${2:?--mqtt needs a URL}; shift 2 ;;
+            --mqtt-env) MQTT_ENV=${2:?--mqtt-env needs a file}; shift 2 ;;
             --no-system) SYSTEM=0; shift ;;
             --uninstall) UNINSTALL=1; shift ;;
             -h|--help) usage; exit 0 ;;
             *) usage >&2; die "unknown option: $1" ;;
         esac
     done
+    case "$MQTT_URL" in
+        ""|mqtt://?*/?*|mqtts://?*/?*) ;;
+        *) die "--mqtt $MQTT_URL: expected mqtt://HOST[:PORT]/TOPIC or mqtts://..." ;;
+    esac
+    case "$KIOSK_ID" in
+        *[/+#[:space:]]*) die "--kiosk-id $KIOSK_ID: no /, +, # or spaces (it becomes part of MQTT topics)" ;;
+    esac
+    if [ -n "$MQTT_ENV" ] && [ ! -f "$MQTT_ENV" ]; then
+        die "--mqtt-env $MQTT_ENV: no such file"
+    fi
     if [ "$SYSTEM" -eq 0 ]; then
         CONFIG_DIR="$PREFIX/etc"
         UNIT_DIR="$PREFIX/etc"
@@ -136,6 +157,26 @@ write_config() {
         install -m 0644 "$HERE/fer-edge.env" "$CONFIG_DIR/fer-edge.env"
         log "settings written to $CONFIG_DIR/fer-edge.env"
     fi
+    if [ -n "$KIOSK_ID" ]; then set_setting FER_EDGE_KIOSK_ID "$KIOSK_ID"; fi
+    if [ -n "$MQTT_URL" ]; then set_setting FER_EDGE_MQTT "$MQTT_URL"; fi
+    if [ -n "$MQTT_ENV" ]; then
+        if [ "$SYSTEM" -eq 1 ]; then
+            install -m 0640 -o root -g "$SERVICE_USER" "$MQTT_ENV" "$CONFIG_DIR/mqtt.env"
+        else
+            install -m 0600 "$MQTT_ENV" "$CONFIG_DIR/mqtt.env"
+        fi
+        log "MQTT credentials copied to $CONFIG_DIR/mqtt.env (readable by the service only)"
+    fi
+}
+
+# KEY=VALUE in fer-edge.env: the line replaced, or added.
+set_setting() {
+    local key=$1 value=$2 file="$CONFIG_DIR/fer-edge.env"
+    grep -v "^$key=" "$file" > "$file.tmp" || true
+    printf '%s=%s\n' "$key" "$value" >> "$file.tmp"
+    chmod 0644 "$file.tmp"
+    mv "$file.tmp" "$file"
+    log "$key=$value in $file"
 }
 
 render_unit() {

@@ -120,6 +120,19 @@ def write_video(path, frames_bgr, fps=10):
     return path
 
 
+@pytest.fixture(scope="session")
+def visitors_video(tmp_path_factory):
+    """Three visitors (the astronaut photo) of 3 s each, 1 s apart, at 15 frames per second (180 frames)."""
+    import cv2
+
+    from fer_edge.images import read_image
+    from fer_edge.synthetic import visitor_frames
+
+    frames = [cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+              for frame, _ in visitor_frames([read_image(FACE_PHOTO)] * 3, fps=15, visit_s=3, gap_s=1)]
+    return write_video(tmp_path_factory.mktemp("visitors") / "visitors.mp4", frames, fps=15)
+
+
 @pytest.fixture()
 def red_video(tmp_path):
     """12 frames of pure red (BGR on disk), 64x48."""

@@ -101,3 +101,24 @@ def test_the_pieces_make_a_custom_loop(face_photo):
     probabilities = classifier.predict_pixels(pixels[np.newaxis])[0]
     whole = fer_edge.Recognizer(classifier, detector).recognize(face_photo, color="rgb")[0]
     np.testing.assert_allclose(probabilities, whole.expression.probabilities, atol=1e-6)
+
+
+def test_a_custom_loop_follows_faces_and_reports_visitor_sessions(visitors_video):
+    """The kiosk pieces from Python: detect every 3rd frame, smooth, and turn tracks into sessions."""
+    recognizer = fer_edge.Recognizer.load("default")
+    finder = fer_edge.FollowingDetector(recognizer.detector, every=3)
+    tracker = fer_edge.SmoothingTracker(window=5, max_missed_s=2.0)
+    sessions = fer_edge.SessionTracker(fer_edge.SessionOptions(timeout_s=2.0, summary_every_s=0, kiosk_id="api"))
+    capture, events, index = cv2.VideoCapture(str(visitors_video)), [], 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        now = index / 15
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        events += sessions.update(now, tracker.update(recognizer.classify(rgb, finder.detect(rgb)), now))
+        index += 1
+    events += sessions.close(index / 15)
+    ends = [e for e in events if e["type"] == "session_end"]
+    assert index == 180 and finder.detections == 60 and len(ends) == 3
+    assert [round(e["start"], 2) for e in ends] == [0.0, 4.0, 8.0] and {e["dominant"] for e in ends} == {"happy"}

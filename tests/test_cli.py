@@ -150,9 +150,12 @@ def test_demo_on_generated_data_shows_the_product(tmp_path):
     assert metrics["n"] == 500 and metrics["accuracy"] >= 0.8  # the generated task is learnt
     photo = json.loads((out / "photo.json").read_text())
     assert len(photo) == 1 and photo[0]["label"] in ("happy", "happiness")
-    events = (out / "kiosk.jsonl").read_text().splitlines()
-    assert len(events) == 48 and all(json.loads(line)["faces"] for line in events)
-    for name in ("photo.jpg", "kiosk.mp4", "model_int8.tflite", "bench.json", "report/confusion_matrix.png"):
+    events = [json.loads(line) for line in (out / "kiosk.jsonl").read_text().splitlines()]
+    frames = [event for event in events if event["type"] == "frame"]
+    assert len(frames) == 48 and all(frame["faces"] for frame in frames)
+    assert [event["type"] for event in events].count("session_end") == 1  # one face, one visitor
+    for name in ("photo.jpg", "kiosk.mp4", "model_int8.tflite", "bench.json", "report/confusion_matrix.png",
+                 "kiosk-report/report.html"):
         assert (out / name).stat().st_size > 1000, name
     assert "edge yunet@256+default_int8 x1" in result.output and "full mtcnn+keras" in result.output
     listing = (out / "README.md").read_text()

@@ -102,6 +102,22 @@ def test_install_is_idempotent_and_uninstalls(prefix_install):  # keep last: it 
                  "--source", f"{ROOT}[device]"])
     assert again.returncode == 0 and "keeping existing settings" in again.stdout
     assert "--record /tmp/x.mp4" in env.read_text()
+    credentials = prefix_install / "login.env"
+    credentials.write_text("FER_EDGE_MQTT_USERNAME=kiosk\nFER_EDGE_MQTT_PASSWORD=secret\n")
+    fleet = run(["bash", str(FIRMWARE / "install.sh"), "--no-system", "--prefix", str(prefix_install),
+                 "--source", f"{ROOT}[device]", "--kiosk-id", "hall-2", "--mqtt", "mqtt://broker.local/fer",
+                 "--mqtt-env", str(credentials)])
+    assert fleet.returncode == 0, fleet.stderr
+    settings = env.read_text()
+    assert "FER_EDGE_KIOSK_ID=hall-2\n" in settings and "FER_EDGE_MQTT=mqtt://broker.local/fer\n" in settings
+    assert settings.count("FER_EDGE_MQTT=") == 1 and "--record /tmp/x.mp4" in settings
+    copied = prefix_install / "etc" / "mqtt.env"
+    assert copied.read_text() == credentials.read_text() and copied.stat().st_mode & 0o077 == 0
+    assert f"EnvironmentFile=-{prefix_install}/etc/mqtt.env" in (prefix_install / "etc" / "fer-edge.service").read_text()
+    for bad, message in ((["--mqtt", "http://x/t"], "expected mqtt://"), (["--kiosk-id", "a/b"], "no /, +, #"),
+                         (["--mqtt-env", str(prefix_install / "missing.env")], "no such file")):
+        refused = run(["bash", str(FIRMWARE / "install.sh"), "--no-system", "--prefix", str(prefix_install), *bad])
+        assert refused.returncode == 1 and message in refused.stderr
     removed = run(["bash", str(FIRMWARE / "install.sh"), "--no-system", "--prefix", str(prefix_install), "--uninstall"])
     assert removed.returncode == 0 and not (prefix_install / "venv").exists() and env.exists()
 

@@ -18,7 +18,9 @@ def test_kiosk_writes_events_video_and_heartbeat(recognizer, red_video, tmp_path
                            heartbeat=tmp_path / "alive", smoothing=3)
     summary = run_kiosk(OpenCVSource(str(red_video)), recognizer, options)
     assert summary.frames == 12 and summary.faces == 12
-    lines = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events[0]["type"] == "run_start" and events[-1]["type"] == "run_end"
+    lines = [event for event in events if event["type"] == "frame"]
     assert [line["frame"] for line in lines] == list(range(1, 13))
     assert lines[0]["faces"][0]["track"] == 0 and lines[0]["faces"][0]["label"] in recognizer.classifier.metadata.labels
     assert (tmp_path / "alive").exists()
@@ -77,7 +79,9 @@ def test_kiosk_appends_after_a_torn_line_and_names_unwritable_outputs(recognizer
     events.write_text('{"frame": 7, "faces": [{"tra')  # the last line of a killed run
     run_kiosk(OpenCVSource(str(red_video)), recognizer, KioskOptions(jsonl=events, max_frames=2))
     lines = events.read_text().splitlines()
-    assert lines[0].startswith('{"frame": 7') and [json.loads(line)["frame"] for line in lines[1:]] == [1, 2]
+    assert lines[0].startswith('{"frame": 7')
+    assert [json.loads(line)["type"] for line in lines[1:]] == ["run_start", "frame", "frame", "summary", "run_end"]
+    assert [json.loads(line)["frame"] for line in lines[2:4]] == [1, 2]
     for options, path in ((KioskOptions(jsonl=tmp_path / "no" / "e.jsonl"), tmp_path / "no" / "e.jsonl"),
                           (KioskOptions(heartbeat=tmp_path / "no" / "alive"), tmp_path / "no" / "alive")):
         with pytest.raises(OutputError, match=str(path)):
@@ -108,3 +112,28 @@ def test_an_unreachable_notify_socket_never_stops_the_kiosk(recognizer, red_vide
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "nobody-listens"))
     assert run_kiosk(OpenCVSource(str(red_video)), recognizer, KioskOptions()).frames == 12
     assert "cannot notify systemd" in caplog.text
+
+
+@pytest.mark.parametrize("detect_every", [1, 3])
+def test_each_visitor_is_one_session_with_its_dwell(visitors_video, tmp_path, detect_every):
+    from fer_edge.recognizer import Recognizer
+    from fer_edge.sessions import SessionOptions
+
+    events_path = tmp_path / "events.jsonl"
+    options = KioskOptions(jsonl=events_path, frames=False, detect_every=detect_every,
+                           sessions=SessionOptions(timeout_s=2.0, summary_every_s=5.0, kiosk_id="hall-2"))
+    summary = run_kiosk(OpenCVSource(str(visitors_video)), Recognizer.load("default"), options)
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    kinds = [event["type"] for event in events]
+    assert summary.frames == 180 and summary.sessions == 3
+    assert summary.detections == (180 if detect_every == 1 else 60)
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end" and "frame" not in kinds
+    assert kinds.count("session_start") == 3 and kinds.count("summary") == 3  # at 5 and 10 s, and at the stop (12 s)
+    ends = [event for event in events if event["type"] == "session_end"]
+    assert [event["reason"] for event in ends] == ["lost", "lost", "stopped"]  # the video ends 1 s after the third
+    for number, end in enumerate(ends):
+        assert end["start"] - events[0]["time"] == pytest.approx(4 * number, abs=0.01)  # the video's own clock
+        assert end["dwell_s"] == pytest.approx(44 / 15, abs=0.01) and end["frames"] == 45
+        assert end["dominant"] == "happy" and end["dominant_share"] == 1.0
+    assert {event["kiosk"] for event in events} == {"hall-2"} and len({event["id"] for event in events}) == len(events)
+    assert events[-1]["sessions_ended"] == 3 and events[-1]["faces"] == 135

@@ -121,7 +121,30 @@ def _show(results: dict, as_json: bool) -> None:
 @click.option("--record-segment", default=60.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds of video per .mp4 segment (0: one .mp4, unplayable if the process is killed).")
 @click.option("--jsonl", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Append one JSON line of predictions per frame.")
+              help="Append events as JSON lines: visitor sessions, summaries and (with --frames) every frame.")
+@click.option("--frames/--no-frames", default=True, show_default=True, envvar="FER_EDGE_FRAMES", show_envvar=True,
+              help="Also write one --jsonl line per frame.")
+@click.option("--kiosk-id", default=None, envvar="FER_EDGE_KIOSK_ID", show_envvar=True,
+              help="Name written into every event and MQTT topic (default: this machine's host name).")
+@click.option("--session-timeout", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a face may be unseen before its visitor session ends.")
+@click.option("--min-session", default=0.5, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds a face must be seen to count as a visitor.")
+@click.option("--summary-every", default=60.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds between summary events (0: none).")
+@click.option("--mqtt", default=None, metavar="URL", envvar="FER_EDGE_MQTT", show_envvar=True,
+              help="Publish session and summary events to mqtt://HOST[:PORT]/TOPIC (or mqtts://) with QoS 1.")
+@click.option("--mqtt-env", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="KEY=VALUE file with FER_EDGE_MQTT_USERNAME, _PASSWORD, _CA_FILE, _CERT_FILE, _KEY_FILE.")
+@click.option("--mqtt-spool", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="On-disk queue for events the broker has not acknowledged "
+                   "(default: $STATE_DIRECTORY or ~/.local/state/fer-edge/mqtt-spool.db).")
+@click.option("--mqtt-spool-max", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Events the queue keeps at most; the oldest are dropped first, with a warning.")
+@click.option("--mqtt-frames", is_flag=True, help="Publish per-frame events too (many messages a second).")
+@click.option("--detect-every", default=1, show_default=True, type=click.IntRange(min=1), envvar="FER_EDGE_DETECT_EVERY",
+              show_envvar=True,
+              help="Detect faces on every K-th frame and follow them in between (faster, a little less exact).")
 @click.option("--max-fps", default=0.0, show_default=True, type=click.FloatRange(min=0), help="0: unlimited.")
 @click.option("--smoothing", default=5, show_default=True, type=click.IntRange(min=0),
               help="Average each tracked face over N frames (0: off).")
@@ -135,26 +158,45 @@ def _show(results: dict, as_json: bool) -> None:
 @click.option("--reconnect-budget", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to keep reopening a dropped camera or stream before giving up.")
 def run(source, model, threads, delegate, require_delegate, tta, detector, display, record, record_segment, jsonl,
+        frames, kiosk_id, session_timeout, min_session, summary_every, mqtt, mqtt_env, mqtt_spool, mqtt_spool_max,
+        mqtt_frames, detect_every,
         max_fps, smoothing, heartbeat, max_frames, width, height, read_timeout, reconnect_budget, **detection):
     """The kiosk loop: recognize expressions on a camera, video file or stream until stopped.
 
     Ctrl-C or SIGTERM stops it cleanly, with every output file flushed and closed.
 
-    Example: fer-edge run --source 0 --jsonl events.jsonl --max-fps 15 --threads 2
+    Each face followed for --min-session seconds is a visitor session: `session_start` and
+    `session_end` events (dwell, mean probabilities, dominant expression, peaks) go to --jsonl,
+    with a `summary` every --summary-every seconds. No face image is stored unless --record is given.
+
+    Example: fer-edge run --source 0 --jsonl events.jsonl --no-frames --max-fps 15 --detect-every 3
     """
+    import socket
+
     from fer_edge.kiosk import KioskOptions, run_kiosk
+    from fer_edge.mqtt import open_publisher
+    from fer_edge.sessions import SessionOptions
     from fer_edge.sources import SourceOptions, open_source
 
     stop = _stop_on_signals()
     recognizer = build_recognizer(model, threads, delegate, require_delegate, tta, detector, detection)
     source_options = SourceOptions(width=width, height=height, read_timeout_s=read_timeout,
                                    reconnect_budget_s=reconnect_budget)
-    frames = open_source(source, source_options, stop)
+    sessions = SessionOptions(timeout_s=session_timeout, min_duration_s=min_session, summary_every_s=summary_every,
+                              kiosk_id=kiosk_id or socket.gethostname())
+    publisher = open_publisher(mqtt, mqtt_env, mqtt_spool, mqtt_spool_max, mqtt_frames) if mqtt else None
     options = KioskOptions(max_fps=max_fps, smoothing=smoothing, jsonl=jsonl, record=record,
-                           record_segment_s=record_segment, display=display, heartbeat=heartbeat, max_frames=max_frames)
-    summary = run_kiosk(frames, recognizer, options, stop)
-    click.echo(f"frames {summary.frames}, faces {summary.faces}, corrupt frames {summary.corrupt_frames}, "
-               f"reopens {summary.reopens}, {summary.fps:.1f} FPS over {summary.seconds:.1f} s")
+                           record_segment_s=record_segment, display=display, heartbeat=heartbeat, max_frames=max_frames,
+                           frames=frames, sessions=sessions, detect_every=detect_every,
+                           sinks=(publisher,) if publisher else ())
+    try:
+        summary = run_kiosk(open_source(source, source_options, stop), recognizer, options, stop)
+    finally:
+        if publisher is not None:
+            publisher.close()
+    click.echo(f"frames {summary.frames}, faces {summary.faces}, visitor sessions {summary.sessions}, "
+               f"corrupt frames {summary.corrupt_frames}, reopens {summary.reopens}, "
+               f"{summary.fps:.1f} FPS over {summary.seconds:.1f} s")
 
 
 def _stop_on_signals():
@@ -246,4 +288,38 @@ def metrics_table(metrics: dict) -> str:
     return f"{table}\naccuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}"
 
 
-COMMANDS = (predict, run, info, evaluate)
+@click.command()
+@click.argument("events", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write shares.png, dwell.png, visitors.png and report.html here (needs fer-edge[report]).")
+@click.option("--interval", default=0.0, type=click.FloatRange(min=0),
+              help="Seconds per timeline bucket (0: chosen from the time span).")
+@click.option("--kiosk", "kiosk_id", default=None, help="Only this kiosk's events.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-kiosk figures and the timeline as JSON.")
+def report(events, out_dir, interval, kiosk_id, as_json):
+    """Visitors, dwell and expressions from the event files of `fer-edge run --jsonl`.
+
+    Takes files of several kiosks at once (grouped by --kiosk-id) and files still being written.
+
+    Example: fer-edge report hall-*.jsonl --out report/
+    """
+    from dataclasses import asdict
+
+    from fer_edge.report import build_report, format_table
+
+    result = build_report(list(events), interval, kiosk_id)
+    if as_json:
+        echo_json({"kiosks": [asdict(k) for k in result.kiosks], "interval_s": result.interval_s,
+                   "timeline": result.timeline(), "events": result.events, "skipped": result.skipped,
+                   "duplicates": result.duplicates})
+    else:
+        click.echo(format_table(result))
+    if out_dir is not None:
+        from fer_edge.report_page import write_report
+
+        written = write_report(result, out_dir)
+        if not as_json:
+            click.echo(f"report: {written['html']}")
+
+
+COMMANDS = (predict, run, info, evaluate, report)
