@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus emulated-pi
+.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus emulated-pi booted-unit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: $(VENV)/.dev-installed tools test-device
 # (build/emulated-pi/report.json). `make test` runs it too, as a slow test.
 emulated-pi: $(DEVICE_VENV)/.installed
 	NATIVE_PYTHON=$(DEVICE_VENV)/bin/python firmware_scripts/emulated_pi.sh
+
+# The kiosk units under a live systemd (root; debootstrap and systemd-container, which `make tools` installs):
+# install.sh into a Debian bookworm root, booted with systemd-nspawn; the kiosk processes a video with every
+# sandbox filter on, then the health check and a stop (build/booted-unit/report.json). `make test` runs it too.
+booted-unit: $(DEVICE_VENV)/.installed
+	NATIVE_PYTHON=$(DEVICE_VENV)/bin/python firmware_scripts/booted_unit.sh
 
 # The device test stage: a separate environment with only fer-edge[device] and pytest (no TensorFlow),
 # running the runtime's tests against the shipped models; what needs the workstation extras is skipped.
@@ -123,11 +129,14 @@ ferplus-model: $(VENV)/.demo-installed
 		$(FERPLUS_RUN)/candidate
 
 # Debian tools the tests use: shellcheck (firmware_scripts/), Chromium and its driver (scraper, report page),
-# Xvfb and xwininfo (the --display window), qemu-user-static and debootstrap (the emulated arm64 Pi), mosquitto (MQTT).
+# Xvfb and xwininfo (the --display window), qemu-user-static and debootstrap (the emulated arm64 Pi), mosquitto (MQTT),
+# systemd-container (systemd-nspawn: the units under a live systemd).
 # CI runs as root and installs what is missing; elsewhere the tests that need them are skipped.
-DEBIAN_TOOLS := shellcheck chromium chromium-driver xvfb x11-utils qemu-user-static debootstrap mosquitto
+DEBIAN_TOOLS := shellcheck chromium chromium-driver xvfb x11-utils qemu-user-static debootstrap mosquitto \
+	systemd-container
 tools:
-	@missing=""; for tool in shellcheck chromium chromedriver Xvfb xwininfo qemu-aarch64-static debootstrap mosquitto; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in shellcheck chromium chromedriver Xvfb xwininfo qemu-aarch64-static debootstrap mosquitto \
+		systemd-nspawn; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBIAN_TOOLS); } >/dev/null 2>&1 \

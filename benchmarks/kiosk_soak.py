@@ -108,6 +108,14 @@ def make_video(photos: Path, path: Path, count: int) -> Path:
     return path
 
 
+def window_medians(samples: list, width_s: float) -> list[float]:
+    """Median resident memory of each `width_s` window: the plateau, without the allocator's brief peaks."""
+    windows: dict[int, list] = {}
+    for elapsed, rss in samples:
+        windows.setdefault(int(elapsed // width_s), []).append(rss)
+    return [float(np.median(values)) for _, values in sorted(windows.items())]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", type=Path)
@@ -155,7 +163,8 @@ def main() -> None:
               "duplicates": len(received) - len(first), "first_arrivals_in_order": first == written,
               "left_in_spool": left, "rss_mb_samples": samples,
               "rss_mb_range_after_1_min": [float(settled[:, 1].min()), float(settled[:, 1].max())],
-              "rss_trend_mb_per_minute": round(slope, 4) if slope is not None else None}
+              "rss_trend_mb_per_minute": round(slope, 4) if slope is not None else None,
+              "rss_mb_median_per_2_min": window_medians(samples, 120)}
     print(json.dumps({k: v for k, v in report.items() if k != "rss_mb_samples"}, indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.files import ensure_folder, write_atomic
 from fer_edge.report import Report
 
-PRIVACY = ("No face image is stored or sent by fer-edge unless `run --record` or `predict --annotate` is given; "
+PRIVACY = ("No face image is stored or sent by fer-edge unless run --record or predict --annotate is given; "
            "this report is made only of times, counts and expression probabilities.")
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import FACE_PHOTO, WORKSTATION
+from conftest import FACE_PHOTO, WORKSTATION, tree_snapshot
 from fer_edge.cli import cli
 
 TIMEOUT_S = 60
@@ -247,8 +247,33 @@ def test_device_commands_refuse_a_bad_model(kind, command, tmp_path):
     ["run", "--source", "0", "--read-timeout", "0"],
     ["predict", str(FACE_PHOTO), "--model", "huge"],
     ["predict", str(FACE_PHOTO), "--tta", "sideways"],
+    ["run", "--source", "0", "--detect-every", "0"],
+    ["run", "--source", "0", "--mqtt", "http://broker/topic"],
+    ["run", "--source", "0", "--mqtt", "mqtt://user:secret@broker/topic"],
+    ["run", "--source", "0", "--mqtt", "mqtt://broker/fleet/#"],
+    ["run", "--source", "0", "--kiosk-id", "hall/2"],
+    ["run", "--source", "0", "--session-timeout", "0"],
 ])
 def test_bad_options_are_usage_errors(args):
     result = fer_edge(*args)
     output = result.stdout + result.stderr
     assert result.returncode in (1, 2) and "Traceback" not in output and "Error" in output, output
+
+
+def bad_event_files(folder: Path) -> dict[str, Path]:
+    files = {"binary": folder / "binary.jsonl", "empty": folder / "empty.jsonl", "frames only": folder / "frames.jsonl",
+             "other JSON": folder / "other.jsonl", "torn only": folder / "torn.jsonl"}
+    files["binary"].write_bytes(bytes(range(256)) * 4)
+    files["empty"].write_bytes(b"")
+    files["frames only"].write_text('{"schema": 1, "type": "frame", "frame": 1, "faces": []}\n')
+    files["other JSON"].write_text('[1, 2]\n{"type": "session_end"}\n"text"\n')
+    files["torn only"].write_text('{"schema": 1, "type": "session_e')
+    return files
+
+
+@pytest.mark.parametrize("kind", ["binary", "empty", "frames only", "other JSON", "torn only"])
+def test_report_on_bad_event_files(kind, tmp_path):
+    path = bad_event_files(tmp_path)[kind]
+    before = tree_snapshot(tmp_path)
+    assert_clean(fer_edge("report", str(path), "--out", str(tmp_path / "out")), False)
+    assert tree_snapshot(tmp_path) == before  # nothing written, not even the --out folder

@@ -26,6 +26,7 @@ def run(args, **kwargs) -> subprocess.CompletedProcess:
 
 def test_scripts_exist_and_are_executable():
     assert {p.name for p in SCRIPTS} == {"install.sh", "healthcheck.sh", "benchmark_on_device.sh", "lock_device.sh",
+                                         "booted_unit.sh", "booted_unit_check.sh",
                                          "emulated_pi.sh"}
     for script in SCRIPTS:
         assert os.access(script, os.X_OK) and script.read_text().startswith("#!/usr/bin/env bash\n")
@@ -270,6 +271,25 @@ def test_the_pi_install_runs_on_emulated_arm64_and_agrees_with_x86(tmp_path):
     assert {normalize(name): info["version"] for name, info in wheels.items() if normalize(name) in
             {normalize(k) for k in pins()}} == {normalize(k): v for k, v in pins().items()}
     assert not (Path("/proc/sys/fs/binfmt_misc") / "fer-edge-aarch64").exists()  # its entry is gone again
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_the_sandboxed_units_run_under_a_live_systemd():
+    """firmware_scripts/booted_unit.sh: install.sh into a bookworm root, boot it with systemd-nspawn, and let the
+    kiosk unit, every filter on, process a video; then the health check and a SIGTERM stop."""
+    if os.geteuid() != 0:
+        pytest.skip("booting a root with systemd-nspawn needs root")
+    out = ROOT / "build" / "booted-unit"
+    result = subprocess.run(["bash", str(FIRMWARE / "booted_unit.sh"), "--out", str(out)], capture_output=True,
+                            text=True, timeout=1200, env={**os.environ, "NATIVE_PYTHON": sys.executable})
+    if result.returncode == 77:
+        pytest.skip(result.stderr.strip().splitlines()[-1])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["passed"] and all(report["checks"].values()), report["checks"]
+    assert report["running"]["User"] == "fer-edge" and report["stopped"]["ActiveState"] == "inactive"
+    assert report["event_types"]["session_end"] >= 1 and report["event_types"]["run_end"] == 1
 
 
 def test_workstation_has_the_pinned_device_versions():
