@@ -32,13 +32,17 @@ def _times(report: Report):
     return [datetime.fromtimestamp(b["start"], tz=timezone.utc) for b in report.timeline()]
 
 
-def _save(figure, path: Path) -> Path:
+def _save(plt, figure, path: Path) -> Path:
+    """Write the figure as PNG (whole or not at all) and close it."""
     import io
 
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    write_atomic(path, buffer.getvalue())
-    return path
+    try:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        write_atomic(path, buffer.getvalue())
+        return path
+    finally:
+        plt.close(figure)
 
 
 def plot_shares(report: Report, path: Path) -> Path:
@@ -54,10 +58,7 @@ def plot_shares(report: Report, path: Path) -> Path:
     axes.set(ylabel="share of face frames", ylim=(0, 1), title="Expressions over time (UTC)")
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     figure.autofmt_xdate()
-    try:
-        return _save(figure, path)
-    finally:
-        plt.close(figure)
+    return _save(plt, figure, path)
 
 
 def plot_dwell(report: Report, path: Path) -> Path:
@@ -66,10 +67,7 @@ def plot_dwell(report: Report, path: Path) -> Path:
     figure, axes = plt.subplots(figsize=(5, 3.2))
     axes.hist([s["dwell_s"] for s in report.sessions], bins=20, color="#4a7fb5")
     axes.set(xlabel="dwell (s)", ylabel="visitors", title="Dwell time")
-    try:
-        return _save(figure, path)
-    finally:
-        plt.close(figure)
+    return _save(plt, figure, path)
 
 
 def plot_visitors(report: Report, path: Path) -> Path:
@@ -80,10 +78,7 @@ def plot_visitors(report: Report, path: Path) -> Path:
     axes.bar(times, [b["visitors"] for b in timeline], width=_bar_width(report), align="edge", color="#5aa469")
     axes.set(ylabel="visitors", title=f"Visitors per {_duration(report.interval_s)}")
     figure.autofmt_xdate()
-    try:
-        return _save(figure, path)
-    finally:
-        plt.close(figure)
+    return _save(plt, figure, path)
 
 
 def _bar_width(report: Report) -> float:

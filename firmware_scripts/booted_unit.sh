@@ -14,6 +14,8 @@ NATIVE_PYTHON=${NATIVE_PYTHON:-python3}
 MIRROR=http://deb.debian.org/debian
 CLEAN_ENV=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
 MOUNTED=()
+# shellcheck source=chroot_mounts.sh
+. "$HERE/chroot_mounts.sh"
 
 usage() {
     cat <<USAGE
@@ -54,16 +56,8 @@ build_root() {
 }
 
 install_in_root() {
-    local ca=/usr/local/share/host-ca.crt target
-    for target in proc dev dev/pts; do
-        case "$target" in
-            proc) mount -t proc proc "$ROOT/proc" ;;
-            *) mount --bind "/$target" "$ROOT/$target" ;;
-        esac
-        MOUNTED+=("$ROOT/$target")
-    done
-    cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-    cp /etc/ssl/certs/ca-certificates.crt "$ROOT$ca"  # the host's trust (a proxy's CA)
+    local ca=/usr/local/share/host-ca.crt
+    mount_chroot "$ROOT"
     rm -rf "$ROOT/opt/src" && mkdir -p "$ROOT/opt/src/fer-edge"
     git -C "$CHECKOUT" ls-files -z --cached --others --exclude-standard \
         | tar -C "$CHECKOUT" --null -T - -cf - | tar -C "$ROOT/opt/src/fer-edge" -xf -

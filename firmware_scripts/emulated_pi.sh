@@ -17,6 +17,8 @@ BINFMT=/proc/sys/fs/binfmt_misc
 ENTRY=fer-edge-aarch64
 REGISTERED=0
 MOUNTED=()
+# shellcheck source=chroot_mounts.sh
+. "$HERE/chroot_mounts.sh"
 # A Pi's root shell, not this machine's environment (its pip settings would leak into the root).
 CLEAN_ENV=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
 
@@ -94,22 +96,6 @@ build_root() {
     touch "$ROOT/.fer-edge-root"
 }
 
-mount_root() {
-    local target
-    # No /sys: the host's sysfs describes its x86 CPUs, and LiteRT's CPU detection (cpuinfo) crashes under
-    # emulation when it reads them; without it, it falls back to what qemu reports.
-    for target in proc dev dev/pts; do
-        mkdir -p "$ROOT/$target"
-        case "$target" in
-            proc) mount -t proc proc "$ROOT/proc" ;;
-            *) mount --bind "/$target" "$ROOT/$target" ;;
-        esac
-        MOUNTED+=("$ROOT/$target")
-    done
-    cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/usr/local/share/host-ca.crt"  # the host's trust (a proxy's CA)
-}
-
 stage_inputs() {
     local work=$1 class photos
     rm -rf "$work"
@@ -160,7 +146,7 @@ main() {
     trap cleanup EXIT
     register_emulator
     build_root
-    mount_root
+    mount_chroot "$ROOT"
     stage_inputs "$ROOT/tmp/work"
     install_in_root
     local work="$ROOT/tmp/work" started=$SECONDS

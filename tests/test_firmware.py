@@ -26,7 +26,7 @@ def run(args, **kwargs) -> subprocess.CompletedProcess:
 
 def test_scripts_exist_and_are_executable():
     assert {p.name for p in SCRIPTS} == {"install.sh", "healthcheck.sh", "benchmark_on_device.sh", "lock_device.sh",
-                                         "booted_unit.sh", "booted_unit_check.sh",
+                                         "booted_unit.sh", "booted_unit_check.sh", "chroot_mounts.sh",
                                          "emulated_pi.sh"}
     for script in SCRIPTS:
         assert os.access(script, os.X_OK) and script.read_text().startswith("#!/usr/bin/env bash\n")
@@ -41,7 +41,7 @@ def test_bash_syntax(script):
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="apt-get install shellcheck")
 def test_shellcheck():
-    result = run(["shellcheck", *map(str, SCRIPTS)])
+    result = run(["shellcheck", "--external-sources", *map(str, SCRIPTS)], cwd=FIRMWARE)  # follows sourced files
     assert result.returncode == 0, result.stdout
 
 
