@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import socket
@@ -45,7 +46,8 @@ class Mosquitto:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.config = folder / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        user = "user root\n" if os.geteuid() == 0 else ""  # as root it would switch to a user that cannot write here
+        self.config.write_text(f"listener {self.port} 127.0.0.1\n{user}allow_anonymous true\npersistence true\n"
                                f"persistence_location {folder}/\nautosave_interval 1\n")
         self.process = None
 

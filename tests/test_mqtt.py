@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -29,10 +30,12 @@ def free_port() -> int:
 class Broker:
     """A Mosquitto on 127.0.0.1 with persistence, so a restart keeps a subscriber's queued messages."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, extra: str = "allow_anonymous true\n"):
         self.port, self.folder = free_port(), folder
         self.config = folder / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        # As root, mosquitto would switch to its own user, which cannot write the persistence file here.
+        user = "user root\n" if os.geteuid() == 0 else ""
+        self.config.write_text(f"listener {self.port} 127.0.0.1\n{user}{extra}persistence true\n"
                                f"persistence_location {folder}/\nautosave_interval 1\n")
         self.process = None
 
@@ -124,6 +127,7 @@ def test_two_broker_restarts_lose_no_event_and_duplicates_keep_their_id(broker, 
             broker.start()
         time.sleep(0.01)
     assert publisher.close(timeout_s=30) == 0
+    assert (tmp_path / "mosquitto.db").exists()  # the broker kept the subscriber's session across restarts
     subscriber.wait_for(300, timeout=30)
     subscriber.close()
     ids = [e["id"] for _, e in subscriber.messages]
@@ -192,7 +196,7 @@ def test_fer_edge_run_publishes_its_visitor_sessions(broker, tmp_path, visitors_
     import sys
 
     subscriber = Subscriber(broker.port)
-    env = {**__import__("os").environ, "FER_EDGE_KIOSK_ID": "hall-2"}
+    env = {**os.environ, "FER_EDGE_KIOSK_ID": "hall-2"}
     result = subprocess.run([sys.executable, "-m", "fer_edge", "run", "--source", str(visitors_video),
                              "--mqtt", f"mqtt://127.0.0.1:{broker.port}/fer", "--mqtt-spool", str(tmp_path / "q.db"),
                              "--summary-every", "5"], capture_output=True, text=True, env=env, timeout=120)
@@ -204,3 +208,63 @@ def test_fer_edge_run_publishes_its_visitor_sessions(broker, tmp_path, visitors_
     assert kinds[0] == ("fer/hall-2/run_start", "run_start") and kinds[-1] == ("fer/hall-2/run_end", "run_end")
     assert [k for _, k in kinds].count("session_end") == 3 and [k for _, k in kinds].count("summary") == 3
     assert "frame" not in {k for _, k in kinds}  # per-frame events stay local unless --mqtt-frames
+
+
+def tls_broker(folder) -> tuple[Broker, dict[str, str]]:
+    """A Mosquitto that takes only TLS (a fresh CA's certificate for 127.0.0.1) and a user with a password."""
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+            "-out", "server.csr")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(folder / "passwd"), "kiosk", "s3cret"], check=True)
+    (folder / "passwd").chmod(0o600)
+    broker = Broker(folder, f"allow_anonymous false\npassword_file {folder}/passwd\ncafile {folder}/ca.pem\n"
+                            f"certfile {folder}/server.pem\nkeyfile {folder}/server.key\n")
+    env = {"FER_EDGE_MQTT_USERNAME": "kiosk", "FER_EDGE_MQTT_PASSWORD": "s3cret",
+           "FER_EDGE_MQTT_CA_FILE": str(folder / "ca.pem")}
+    return broker.start(), env
+
+
+@needs_broker
+@pytest.mark.broker
+@pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("mosquitto_passwd") is None,
+                    reason="needs openssl and mosquitto_passwd")
+def test_tls_and_a_password_from_the_environment_file(tmp_path, caplog):
+    import paho.mqtt.client as mqtt
+
+    from fer_edge.mqtt import open_publisher
+
+    broker, env = tls_broker(tmp_path)
+    try:
+        received = []
+        watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="tls-subscriber")
+        watcher.username_pw_set("kiosk", "s3cret")
+        watcher.tls_set(ca_certs=env["FER_EDGE_MQTT_CA_FILE"])
+        watcher.on_connect = lambda c, *a: c.subscribe("fer/#", qos=1)
+        watcher.on_message = lambda c, u, m: received.append(json.loads(m.payload)["id"])
+        watcher.connect("127.0.0.1", broker.port)
+        watcher.loop_start()
+        time.sleep(1)
+        env_file = tmp_path / "mqtt.env"
+        env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+        publisher = open_publisher(f"mqtts://127.0.0.1:{broker.port}/fer", env_file, tmp_path / "q.db")
+        for number in range(1, 6):
+            publisher.publish(event(number))
+        assert publisher.close(timeout_s=10) == 0
+        deadline = time.monotonic() + 10
+        while len(received) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        watcher.loop_stop()
+        assert received == [f"run-{n}" for n in range(1, 6)]
+        env_file.write_text(env_file.read_text().replace("s3cret", "wrong"))
+        refused = open_publisher(f"mqtts://127.0.0.1:{broker.port}/fer", env_file, tmp_path / "q2.db")
+        refused.publish(event(6))
+        assert refused.close(timeout_s=2) == 1 and "refused the connection" in caplog.text  # kept for later
+    finally:
+        broker.stop()
