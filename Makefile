@@ -54,31 +54,32 @@ test-device: $(DEVICE_VENV)/.installed
 	! $(DEVICE_VENV)/bin/python -c "import tensorflow" 2>/dev/null   # the device install has no TensorFlow
 	$(DEVICE_VENV)/bin/python -m pytest -q -ra -m "not slow" -p no:cacheprovider
 
-# Reproduces the shipped default model from ../shared/data/fer2013 (about 100 minutes on 2 cores): train, copy
-# into the package, calibrate its crop framing (YuNet, MTCNN) and test-time augmentation on val, convert to every
-# precision (verified on val), report on FER2013 val and FER+ valid and on the photos, regenerate the golden test.
+# Reproduces the shipped default model (about 100 minutes on 2 cores): the trunk trained on FER2013 train (80 epochs),
+# a FER+ head fitted on its frozen features (add-head), the two heads fused into one with the weight and biases that
+# keep FER2013 val at 64% with every recall at 32.5% (a margin over the 63.47% and 30% goals, for int8), chosen on
+# FER+ valid; then calibrated, converted to every precision, verified and reported (benchmarks/ship_model.sh).
 FER2013 ?= ../shared/data/fer2013
 FERPLUS ?= ../shared/data/ferplus
 DEFAULT_RUN ?= runs/default
 DEFAULT_RECIPE := --arch sepnet_deep --image-size 48 --color-mode grayscale --batch-size 64 --lr 2e-3 \
 	--lr-schedule cosine --label-smoothing 0.1 --epochs 80
-DEFAULT_CONVERT := --quant all --calibration $(FER2013) --samples 500 --per-tensor
-default-model: $(VENV)/.demo-installed
+DEFAULT_GOAL := --data $(FERPLUS)/valid --aux-data $(FER2013)/val --aux-min-accuracy 0.64 --aux-min-recall 0.325
+$(DEFAULT_RUN)/model.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FER2013) --out $(DEFAULT_RUN) $(DEFAULT_RECIPE)
-	$(PY) -c 'import keras, sys; keras.models.load_model(sys.argv[1], compile=False).save(sys.argv[2])' \
-		$(DEFAULT_RUN)/model.keras fer_edge/models/default.keras   # without the optimizer state: a third of the size
-	install -m 644 $(DEFAULT_RUN)/model.meta.json fer_edge/models/default.meta.json
-	$(VENV)/bin/fer-edge calibrate fer_edge/models/default.keras $(FER2013)/val --detector yunet --detector mtcnn \
-		--limit 1000 --write --json docs/default-model/calibration.json
-	$(VENV)/bin/fer-edge convert fer_edge/models/default.keras $(DEFAULT_CONVERT) --out fer_edge/models/ \
-		--verify-data $(FER2013)/val
-	$(VENV)/bin/fer-edge evaluate $(DEFAULT_RUN)/model.keras $(FER2013) --split val --tta none   # float; the curves
-	$(VENV)/bin/fer-edge evaluate default $(FER2013) --split val --out docs/default-model/fer2013-val
-	$(VENV)/bin/fer-edge evaluate default $(FERPLUS) --split valid --out docs/default-model/ferplus-valid
-	cp $(DEFAULT_RUN)/history.json $(DEFAULT_RUN)/options.json $(DEFAULT_RUN)/eval/training_curves.png docs/default-model/
-	rm docs/default-model/*/predictions.csv
-	$(PY) benchmarks/photos_e2e.py --model default --json docs/default-model/photos.json
-	$(PY) tests/test_default_model.py --regenerate
+runs/default-heads.keras: $(DEFAULT_RUN)/model.keras
+	$(VENV)/bin/fer-edge add-head $(DEFAULT_RUN)/model.keras $(FERPLUS) --out $@
+default-model: runs/default-heads.keras
+	mkdir -p docs/default-model
+	$(VENV)/bin/fer-edge fuse-heads runs/default-heads.keras $(DEFAULT_GOAL) --out runs/default-fused.keras \
+		--json docs/default-model/fusion.json
+	install -m 644 runs/default-fused.keras fer_edge/models/default.keras
+	install -m 644 runs/default-fused.meta.json fer_edge/models/default.meta.json
+	mkdir -p docs/default-model/trunk
+	$(VENV)/bin/fer-edge evaluate $(DEFAULT_RUN)/model.keras $(FER2013) --split val --tta none   # the trunk's curves
+	cp $(DEFAULT_RUN)/history.json $(DEFAULT_RUN)/options.json $(DEFAULT_RUN)/eval/training_curves.png \
+		docs/default-model/trunk/
+	FERPLUS=$(FERPLUS) FER2013=$(FER2013) benchmarks/ship_model.sh default all fer_edge/models/default.keras
+	$(PY) tests/test_default_model.py --regenerate default
 
 # The shipped accurate model (about 75 minutes of training on 2 cores): an ensemble of three two-head models, each
 # with a FER+ head (vote shares) and a FER2013 head on one trunk: one trained from scratch, one fine-tuned from the FER+
@@ -95,8 +96,6 @@ runs/two-head-s42/heads.keras: | $(VENV)/.demo-installed
 runs/two-head-blend05/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-blend05 $(TWO_HEAD) --lr 5e-4 --epochs 10 --seed 7 \
 		--init-from docs/ferplus-experiment/blend0.5/model.keras
-runs/default-heads.keras: fer_edge/models/default.keras | $(VENV)/.demo-installed
-	$(VENV)/bin/fer-edge add-head fer_edge/models/default.keras $(FERPLUS) --out $@
 
 accurate-model: $(VENV)/.demo-installed $(ACCURATE_MEMBERS)
 	mkdir -p docs/accurate-model

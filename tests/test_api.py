@@ -120,5 +120,6 @@ def test_a_custom_loop_follows_faces_and_reports_visitor_sessions(visitors_video
         index += 1
     events += sessions.close(index / 15)
     ends = [e for e in events if e["type"] == "session_end"]
+    happy = next(label for label in recognizer.labels if label.startswith("happ"))  # FER2013 or FER+ spelling
     assert index == 180 and finder.detections == 60 and len(ends) == 3
-    assert [round(e["start"], 2) for e in ends] == [0.0, 4.0, 8.0] and {e["dominant"] for e in ends} == {"happy"}
+    assert [round(e["start"], 2) for e in ends] == [0.0, 4.0, 8.0] and {e["dominant"] for e in ends} == {happy}
