@@ -11,6 +11,7 @@ from fer_edge.errors import DatasetError, FerEdgeError, ImageDecodeError, Missin
 from fer_edge.faces import DetectorOptions, FaceBox, create_detector
 from fer_edge.follow import FollowingDetector
 from fer_edge.images import read_image
+from fer_edge.labels import canonical_label
 from fer_edge.metadata import ModelMetadata
 from fer_edge.model_files import load_classifier
 from fer_edge.preprocess import Preprocessing, to_model_pixels
@@ -19,7 +20,7 @@ from fer_edge.results import ClassProbabilities
 from fer_edge.sessions import SessionOptions, SessionTracker
 from fer_edge.tracking import SmoothingTracker
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "ClassProbabilities",
@@ -40,6 +41,7 @@ __all__ = [
     "SessionTracker",
     "SmoothingTracker",
     "__version__",
+    "canonical_label",
     "create_detector",
     "crop_face",
     "load_classifier",

@@ -123,3 +123,8 @@ def test_a_custom_loop_follows_faces_and_reports_visitor_sessions(visitors_video
     happy = next(label for label in recognizer.labels if label.startswith("happ"))  # FER2013 or FER+ spelling
     assert index == 180 and finder.detections == 60 and len(ends) == 3
     assert [round(e["start"], 2) for e in ends] == [0.0, 4.0, 8.0] and {e["dominant"] for e in ends} == {happy}
+
+
+def test_labels_of_any_spelling_compare_alike(recognizer):
+    assert fer_edge.canonical_label("happy") == fer_edge.canonical_label("Happiness") == "happiness"
+    assert {fer_edge.canonical_label(label) for label in recognizer.labels} >= {"happiness", "anger", "sadness"}

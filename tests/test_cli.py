@@ -226,8 +226,10 @@ def test_info_and_run_on_a_video(converted, tmp_path):
     result = CliRunner().invoke(cli, ["run", "--source", str(video), "--model", str(converted["int8"].path),
                                       "--detector", "none", "--jsonl", str(tmp_path / "e.jsonl")])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("frames 7, faces 7, corrupt frames 0, reopens 0")
-    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 7
+    assert result.output.startswith("frames 7, faces 7, visitor sessions 1, corrupt frames 0, reopens 0")
+    events = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert [event["type"] for event in events].count("frame") == 7  # 0.7 s of one face: one visitor
+    assert [event["type"] for event in events][-3:] == ["session_end", "summary", "run_end"]
 
 
 def test_run_with_a_missing_camera(converted):

@@ -73,7 +73,7 @@ def test_the_registry_rebuilds_the_shipped_model():
 
     shipped = Path(__file__).resolve().parents[1] / "fer_edge" / "models" / "default.keras"
     model = keras.models.load_model(shipped, compile=False)
-    rebuilt = build_model(model.name, 7, model.input_shape[1:])
+    rebuilt = build_model(model.name, model.output_shape[-1], model.input_shape[1:])  # 8 FER+ classes
     rebuilt.set_weights(model.get_weights())
     pixels = np.random.default_rng(1).random((3,) + model.input_shape[1:], np.float32)
     np.testing.assert_allclose(rebuilt(pixels), model(pixels), atol=1e-6)

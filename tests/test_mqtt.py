@@ -50,8 +50,8 @@ class Broker:
             time.sleep(0.05)
         raise RuntimeError("mosquitto did not start")
 
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)  # a clean stop: it saves its persistence file
+    def stop(self, signum=signal.SIGTERM):
+        self.process.send_signal(signum)  # SIGTERM: a clean stop, it saves its persistence file
         self.process.wait(10)
 
 
@@ -115,14 +115,14 @@ def test_events_arrive_intact_in_order_under_kiosk_and_type(broker, tmp_path):
 
 @needs_broker
 @pytest.mark.broker
-def test_two_broker_restarts_lose_no_event_and_duplicates_keep_their_id(broker, tmp_path):
+def test_a_broker_restart_and_a_killed_broker_lose_no_event_and_duplicates_keep_their_id(broker, tmp_path):
     subscriber = Subscriber(broker.port)
     publisher = MqttPublisher(settings(broker), Spool(tmp_path / "spool.db"))
     assert publisher.connected.wait(5)
     for number in range(1, 301):
         publisher.publish(event(number))
-        if number in (100, 200):
-            broker.stop()  # events 101-120 and 201-220 are published while the broker is away
+        if number in (100, 200):  # events 101-120 and 201-220 are published while the broker is away
+            broker.stop(signal.SIGTERM if number == 100 else signal.SIGKILL)  # a clean stop, then a kill
         if number in (120, 220):
             broker.start()
         time.sleep(0.01)
