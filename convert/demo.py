@@ -76,13 +76,17 @@ def _kiosk_step(out_dir: Path):
     from fer_edge.report_page import write_report
     from fer_edge.sources import open_source
 
-    video = out_dir / "kiosk-input.mp4"
-    _write_video(video, [frame.image for frame in default_frames(count=48)])
+    from fer_edge.images import read_image
+    from fer_edge.synthetic import visitor_frames
+
+    video = out_dir / "kiosk-input.mp4"  # three visitors of 3 s, 1 s apart: three sessions
+    photo = read_image(shipped_face_photo())
+    _write_video(video, [frame for frame, _ in visitor_frames([photo] * 3, fps=12, visit_s=3, gap_s=1)])
     files = {"kiosk video (annotated)": out_dir / "kiosk.mp4", "kiosk events": out_dir / "kiosk.jsonl"}
     options = KioskOptions(jsonl=files["kiosk events"], record=files["kiosk video (annotated)"], record_segment_s=0)
     summary = run_kiosk(open_source(str(video)), Recognizer.load("default"), options)
     files["kiosk report"] = write_report(build_report([files["kiosk events"]]), out_dir / "kiosk-report")["html"]
-    return (f"kiosk loop on a generated 48-frame video: {summary.faces} faces in {summary.frames} frames, "
+    return (f"kiosk loop on a generated video of 3 visitors: {summary.faces} faces in {summary.frames} frames, "
             f"{summary.sessions} visitor session(s), {summary.fps:.0f} FPS"), {"kiosk input video": video, **files}, None
 
 

@@ -31,6 +31,11 @@ FLOAT_TOLERANCE = 1e-4
 """fp32 on identical pixels: only float summation order may differ between the two machines."""
 MIN_BOX_IOU = 0.98
 """Boxes of the same face must overlap at least this much (YuNet runs in float on both)."""
+NEAR_TIE = 0.05
+"""A face whose two most probable labels are closer than this (natively) may change its label on arm64:
+int8 rounding moves probabilities by up to PROBABILITY_TOLERANCE. Any other change of label fails."""
+MAX_NEAR_TIE_FLIPS = 1 / 20
+"""And at most one face in twenty may do so."""
 
 
 def write_video(face_path: str, out: str, frames: int = 30) -> None:
@@ -84,9 +89,11 @@ def iou(a: list[float], b: list[float]) -> float:
 
 def compare_faces(native: list[dict], arm64: list[dict]) -> dict:
     """Agreement of two face lists of one image or frame (largest face first in both)."""
-    result = {"same_count": len(native) == len(arm64), "same_labels": True, "min_iou": 1.0, "max_prob_diff": 0.0}
+    result = {"same_count": len(native) == len(arm64), "flips": [], "min_iou": 1.0, "max_prob_diff": 0.0}
     for a, b in zip(native, arm64):
-        result["same_labels"] &= a["label"] == b["label"]
+        if a["label"] != b["label"]:
+            first, second = sorted(a["probabilities"].values(), reverse=True)[:2]
+            result["flips"].append({"native": a["label"], "arm64": b["label"], "native_margin": round(first - second, 4)})
         result["min_iou"] = min(result["min_iou"], iou(a["box"], b["box"]))
         diffs = [abs(a["probabilities"][k] - b["probabilities"][k]) for k in a["probabilities"]]
         result["max_prob_diff"] = max(result["max_prob_diff"], max(diffs))
@@ -125,12 +132,20 @@ def agreement(native: Path, arm64: Path) -> dict:
         "photos": len(a), "photos_with_faces": sum(bool(x) for x, _ in pairs), "same_photo_keys": a.keys() == b.keys(),
         "video_frames": len(frames_a), "same_frame_count": len(frames_a) == len(frames_b),
         "faces_compared": sum(min(len(x), len(y)) for x, y in pairs + pairs_video),
-        "same_face_counts": all(r["same_count"] for r in rows), "same_labels": all(r["same_labels"] for r in rows),
+        "same_face_counts": all(r["same_count"] for r in rows),
+        "label_changes": [flip for r in rows for flip in r["flips"]], "near_tie": NEAR_TIE,
         "min_box_iou": min(r["min_iou"] for r in rows), "max_probability_diff": max(r["max_prob_diff"] for r in rows),
         "median_probability_diff": sorted(r["max_prob_diff"] for r in rows)[len(rows) // 2],
         "images_with_any_probability_diff": sum(r["max_prob_diff"] > 0 for r in rows),
         "probability_tolerance": PROBABILITY_TOLERANCE, "min_box_iou_required": MIN_BOX_IOU,
     }
+
+
+def labels_agree(agree: dict) -> bool:
+    """The same label on every face but near-ties, and few of those."""
+    changes = agree["label_changes"]
+    return (all(change["native_margin"] < NEAR_TIE for change in changes)
+            and len(changes) <= MAX_NEAR_TIE_FLIPS * agree["faces_compared"])
 
 
 def root_facts(root: Path | None, install_log: Path | None) -> dict:
@@ -184,7 +199,7 @@ def main() -> int:
               "bench_emulated_not_pi_speed": bench_medians(args.arm64), "bench_native": bench_medians(args.native)}
     agree, alone = report["agreement"], report["classifier_alone"]
     report["passed"] = bool(agree["same_photo_keys"] and agree["same_frame_count"] and agree["same_face_counts"]
-                            and agree["same_labels"] and agree["min_box_iou"] >= MIN_BOX_IOU
+                            and labels_agree(agree) and agree["min_box_iou"] >= MIN_BOX_IOU
                             and agree["max_probability_diff"] <= PROBABILITY_TOLERANCE
                             and alone["fp32"]["top_label_flips"] == 0
                             and all(alone[p]["same_images"] and alone[p]["max_probability_diff"] <= alone[p]["tolerance"]
