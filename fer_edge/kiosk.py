@@ -260,6 +260,9 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
     finder = FollowingDetector(recognizer.detector, options.detect_every)
     tracker = SmoothingTracker(window=max(1, options.smoothing), max_missed_s=options.sessions.timeout_s)
     sessions, clock = SessionTracker(options.sessions), _clock(source)
+    # A per-frame record is built only for a consumer of it: the file, or a sink that asked for frames.
+    frames_wanted = options.frames and (options.jsonl is not None or any(getattr(k, "frames", False)
+                                                                        for k in options.sinks))
     pacer, start, counts, beat, index = _Pacer(options.max_fps), time.perf_counter(), [0, 0], 0.0, 0
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
@@ -275,7 +278,7 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
             now = clock(index)
             faces = tracker.update(recognizer.classify(frame, finder.detect(frame)), now)
             counts[0] += len(faces)
-            if options.frames and (options.jsonl or options.sinks):
+            if frames_wanted:
                 events.write(frame_event(index, faces, now, options.sessions.kiosk_id))
             for event in sessions.update(now, faces):
                 counts[1] += event["type"] == "session_end"
