@@ -7,6 +7,7 @@ import logging
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -92,11 +93,7 @@ def read_events(paths: list[Path]) -> tuple[list[dict], int, int]:
     """
     events, seen, skipped, duplicates = [], set(), 0, 0
     for path in paths:
-        try:
-            lines = Path(path).read_bytes().splitlines()
-        except OSError as exc:
-            raise FerEdgeError(f"cannot read events file {path}: {exc.strerror or exc}") from exc
-        for line in lines:
+        for line in _lines(Path(path)):
             event = _parse(line)
             if event is None:
                 skipped += 1
@@ -108,6 +105,15 @@ def read_events(paths: list[Path]) -> tuple[list[dict], int, int]:
                 seen.add(event.get("id"))
                 events.append(event)
     return events, skipped, duplicates
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """The file's lines, read as a stream (a kiosk's log with per-frame lines can be large)."""
+    try:
+        with path.open("rb") as handle:
+            yield from handle
+    except OSError as exc:
+        raise FerEdgeError(f"cannot read events file {path}: {exc.strerror or exc}") from exc
 
 
 def _parse(line: bytes) -> dict | None:

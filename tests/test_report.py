@@ -74,6 +74,25 @@ def test_no_events_and_unreadable_files_are_clear_errors(tmp_path):
         build_report([tmp_path])
 
 
+def test_a_large_log_of_frame_lines_is_read_as_a_stream(tmp_path):
+    """100,000 per-frame lines (about 10 MB) around one session: the report holds the session, not the file."""
+    import tracemalloc
+
+    frame = json.dumps({"schema": 1, "type": "frame", "kiosk": "a", "frame": 1, "time": 1.0,
+                        "faces": [{"box": [1, 2, 3, 4], "label": "happy", "score": 0.9}]}) + "\n"
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as handle:
+        handle.write(frame * 50_000 + json.dumps(session("a", 1, 1_800_000_000.0, 4.0, {"happy": 1.0})) + "\n")
+        handle.write(frame * 50_000)
+    assert path.stat().st_size > 9_000_000
+    tracemalloc.start()
+    report = build_report([path])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert report.kiosks[0].sessions == 1 and report.skipped == 0
+    assert peak < 2_000_000  # reading the whole file at once took more than 9 MB for its bytes alone
+
+
 def test_plots_without_matplotlib_say_what_to_install(two_kiosks, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     with pytest.raises(FerEdgeError, match=r"fer-edge\[report\]"):
