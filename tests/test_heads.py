@@ -125,6 +125,31 @@ def test_choose_fusion_without_a_feasible_choice_takes_the_best_sum(caplog):
     assert not any(row["meets_goal"] for row in sweep) and "no fusion meets the goal" in caplog.text
 
 
+def specialist_members():
+    """Member A's primary head is right on the primary faces, member B's aux head on the aux faces; the rest
+    is wrong (A) or uninformative (B). A shared weight below 0.5 keeps A's primary answers, above 0.5 B's aux ones."""
+    labels = np.array([0, 1, 2])
+    right, wrong = np.eye(3)[labels] * 3.0, np.eye(3)[(labels + 1) % 3] * 3.0
+    zero = np.zeros((3, 3))
+    primary = HeadScores(((right, wrong), (zero, zero)), labels, members=2)
+    aux = HeadScores(((wrong, wrong), (zero, 2.0 * right)), labels, members=2)
+    return primary, aux
+
+
+def test_per_member_weights_let_each_member_keep_what_it_is_good_at():
+    primary, aux = specialist_members()
+    goal = FusionGoal(aux_min_accuracy=1.0)
+    shared, _ = choose_fusion(primary, aux, np.eye(3), goal, weights=np.linspace(0, 1, 11))
+    fusion, sweep = choose_fusion(primary, aux, np.eye(3), goal, weights=np.linspace(0, 1, 11), per_member=True)
+    (weight_a, weight_b) = fusion.member_aux_weights
+    assert len(sweep) == 121 and weight_a < 0.5 < weight_b and fusion.aux_weight == pytest.approx((weight_a + weight_b) / 2)
+    chosen = next(row for row in sweep if row["fusion"] == fusion.to_dict())
+    assert chosen["primary_accuracy"] == 1.0 and chosen["aux_accuracy"] == 1.0
+    best_shared = next(row for row in _ if row["fusion"] == shared.to_dict())
+    assert shared.aux_weight > 0.5 and best_shared["primary_accuracy"] == 0.0 and best_shared["meets_goal"]
+    assert fusion.for_member(1) == Fusion(weight_b, fusion.bias) and fusion.weight(0) == weight_a
+
+
 @pytest.fixture(scope="module")
 def two_head_run(tmp_path_factory):
     """A FER+-style vote folder whose faces also sit, with other labels, in a FER2013-style split folder."""
@@ -253,3 +278,53 @@ def test_add_head_makes_a_one_head_model_a_two_head_one(two_head_run, tmp_path):
     assert np.asarray(heads(pixels)[HEAD]).shape == (3, 8)
     again = CliRunner().invoke(cli, ["add-head", str(out), str(root / "ferplus"), "--out", str(tmp_path / "x.keras")])
     assert again.exit_code == 1 and "already has two heads" in again.output
+
+
+def test_a_two_head_run_starts_from_a_two_head_model(two_head_run, tmp_path):
+    """--init-from heads.keras copies both heads: at a negligible learning rate the second run scores the same."""
+    root, first = two_head_run
+    options = TrainOptions(arch=TINY, epochs=1, image_size=48, color_mode="grayscale", batch_size=4, verbose=0,
+                           label_mode="probability", aux_labels=str(root / "fer2013"), learning_rate=1e-9,
+                           init_from=str(root / "run" / "heads.keras"))
+    second = train(root / "ferplus", tmp_path / "again", options)
+    before, _ = load_keras_model(root / "run" / "heads.keras")
+    after, _ = load_keras_model(tmp_path / "again" / "heads.keras")
+    pixels = np.random.default_rng(5).uniform(0, 1, (3, 48, 48, 1)).astype("float32")
+    for name in (HEAD, AUX_HEAD):
+        np.testing.assert_allclose(np.asarray(after(pixels)[name]), np.asarray(before(pixels)[name]), atol=1e-4)
+    assert second.best_val_accuracy == pytest.approx(first.best_val_accuracy, abs=1e-6)
+
+
+def test_init_from_refuses_a_model_with_other_heads(two_head_run, tmp_path):
+    root, first = two_head_run
+    common = dict(arch=TINY, epochs=1, image_size=48, color_mode="grayscale", batch_size=4, verbose=0,
+                  label_mode="probability")
+    with pytest.raises(FerEdgeError, match="has two heads"):
+        train(root / "ferplus", tmp_path / "a", TrainOptions(**common, init_from=str(root / "run" / "heads.keras")))
+    with pytest.raises(FerEdgeError, match="second-head labels none"):
+        train(root / "ferplus", tmp_path / "b", TrainOptions(**common, aux_labels=str(root / "fer2013"),
+                                                             init_from=str(first.model_path)))
+
+
+def test_fuse_heads_per_member_saves_each_member_with_its_own_weight(two_head_run, tmp_path):
+    root, _ = two_head_run
+    heads_path = root / "run" / "heads.keras"
+    out = tmp_path / "e.keras"
+    result = CliRunner().invoke(cli, ["fuse-heads", str(heads_path), str(heads_path), "--per-member",
+                                      "--data", str(root / "ferplus" / "valid"), "--aux-data",
+                                      str(root / "fer2013" / "val"), "--aux-min-accuracy", "0.5",
+                                      "--json", str(tmp_path / "e.json"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "121 fusions tried" in result.output and "chosen: aux weight " in result.output
+    saved = json.loads((tmp_path / "e.json").read_text())
+    weights, bias = saved["fusion"]["member_aux_weights"], tuple(saved["fusion"]["bias"])
+    assert len(saved["sweep"]) == 121 and len(weights) == 2
+    ensemble, metadata = load_keras_model(out)
+    assert metadata.extra["fusion"]["member_aux_weights"] == weights
+    assert [m["extra"]["fusion"]["aux_weight"] for m in metadata.extra["members"]] == weights
+    heads, heads_metadata = load_keras_model(heads_path)
+    mapping = class_mapping(tuple(heads_metadata.extra["aux_labels"]), EMOTIONS)
+    pixels = np.random.default_rng(6).uniform(0, 1, (4, 48, 48, 1)).astype("float32")
+    expected = np.mean([np.asarray(fuse_heads(heads, build_model(TINY, 8, (48, 48, 1)), mapping,
+                                              Fusion(w, bias))(pixels)) for w in weights], axis=0)
+    np.testing.assert_allclose(np.asarray(ensemble(pixels)), expected, atol=1e-5)

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.errors import FerEdgeError
@@ -32,19 +33,29 @@ class FuseResult:
     @property
     def chosen(self) -> dict:
         """The sweep row of the chosen fusion."""
-        return next(row for row in self.sweep if row["fusion"]["aux_weight"] == self.fusion.aux_weight)
+        return next(row for row in self.sweep if row["fusion"] == self.fusion.to_dict())
 
 
-def _scores(members: list, metadata: ModelMetadata, folder: Path, tta: str) -> HeadScores:
+def head_scores(members: list, metadata: ModelMetadata, folder: Path, tta: str) -> HeadScores:
     """Both heads' logits of every member on the faces of `folder`: one view per member and TTA view."""
     classes, split, _ = load_labeled_folder(folder, metadata.preprocessing)
     labels = map_classes_to_labels(classes, metadata.labels)[split.labels]
     views = [split.pixels] + ([split.pixels[:, :, ::-1]] if tta == "mirror" else [])
     inputs = [normalize(view, metadata.preprocessing) for view in views]
-    return HeadScores(tuple(head_logits(heads, x) for heads in members for x in inputs), labels)
+    return HeadScores(tuple(head_logits(heads, x) for heads in members for x in inputs), labels, len(members))
 
 
-def _load_members(paths: list[Path]) -> tuple[list, list[ModelMetadata], tuple[str, ...]]:
+def _weights_text(fusion: Fusion) -> str:
+    weights = fusion.member_aux_weights or (fusion.aux_weight,)
+    return "/".join(f"{w:.2f}" for w in weights)
+
+
+def load_members(paths: list[Path]) -> tuple[list, list[ModelMetadata], tuple[str, ...]]:
+    """Two-head models with the same labels: (models, their metadata, the second head's labels).
+
+    Raises:
+        FerEdgeError: a one-head model, or models whose labels or preprocessing differ.
+    """
     loaded = [load_keras_model(path) for path in paths]
     metadata = loaded[0][1]
     aux_labels = tuple(metadata.extra.get("aux_labels", ()))
@@ -67,35 +78,38 @@ def _fused_metadata(metadata: ModelMetadata, fusion: Fusion, aux_labels, goal: F
 
 
 def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: str | Path, out: str | Path,
-                    goal: FusionGoal = FusionGoal(), tta: str = "mirror") -> FuseResult:
+                    goal: FusionGoal = FusionGoal(), tta: str = "mirror", per_member: bool = False) -> FuseResult:
     """Fuse the heads of two-head models (`heads.keras` of `fer-edge train --aux-labels`) into one model.
 
     The fusion maximizes accuracy on `data` (labelled with the primary labels, e.g. FER+ `valid`)
     among those meeting `goal` on `aux_data` (labelled with the aux labels, e.g. FER2013 `val`),
     both scored with test-time augmentation `tta`. One model fuses into an ordinary one-head model
     of the same architecture; several (same labels) fuse alike and are saved as their ensemble,
-    scored as such. The fusion and the sweep go into the saved model's metadata.
+    scored as such; with `per_member` each member gets its own aux weight (every combination of
+    weights 0, 0.1, ..., 1 is tried; 1,331 fusions for three members). The fusion and the sweep go into the saved model's metadata.
 
     Raises:
         FerEdgeError: not two-head models, models that differ in labels, or data whose classes they lack.
     """
     paths = [Path(path) for path in heads_paths]
-    members, member_metadata, aux_labels = _load_members(paths)
+    members, member_metadata, aux_labels = load_members(paths)
     metadata = member_metadata[0]
     mapping = class_mapping(aux_labels, metadata.labels)
-    primary, aux = (_scores(members, metadata, Path(folder), tta) for folder in (data, aux_data))
-    fusion, sweep = choose_fusion(primary, aux, mapping, goal)
+    primary, aux = (head_scores(members, metadata, Path(folder), tta) for folder in (data, aux_data))
+    weights = np.linspace(0.0, 1.0, 11 if per_member else 21)
+    fusion, sweep = choose_fusion(primary, aux, mapping, goal, weights, per_member)
     fused_metadata = _fused_metadata(metadata, fusion, aux_labels, goal, tta, data, aux_data)
     fused = [fuse_heads(heads, build_model(metadata.arch, len(metadata.labels), metadata.preprocessing.input_shape),
-                        mapping, fusion) for heads in members]
+                        mapping, fusion.for_member(index)) for index, heads in enumerate(members)]
     model = fused[0]
     if len(fused) > 1:
-        each = [_fused_metadata(member, fusion, aux_labels, goal, tta, data, aux_data) for member in member_metadata]
+        each = [_fused_metadata(member, fusion.for_member(index), aux_labels, goal, tta, data, aux_data)
+                for index, member in enumerate(member_metadata)]
         model, ensemble_metadata = build_ensemble(fused, each)  # each member's own training facts
         extra = {**ensemble_metadata.extra, "fusion": fused_metadata.extra["fusion"]}
         fused_metadata = replace(ensemble_metadata, extra=extra)
     path = save_keras_model(model, fused_metadata, Path(out))
     result = FuseResult(fusion, sweep, path)
-    logger.info("fused heads: aux weight %.2f, primary accuracy %.4f, aux accuracy %.4f", fusion.aux_weight,
-                result.chosen["primary_accuracy"], result.chosen["aux_accuracy"])
+    logger.info("fused heads: aux weight %s, primary accuracy %.4f, aux accuracy %.4f",
+                _weights_text(fusion), result.chosen["primary_accuracy"], result.chosen["aux_accuracy"])
     return result

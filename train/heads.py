@@ -8,6 +8,7 @@ fused model has exactly the architecture, size and speed of a single-head model.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -57,15 +58,26 @@ class Fusion:
     """How the heads are fused: logits = (1 - aux_weight) * primary + aux_weight * centred aux + bias.
 
     The aux head's logits are centred (mean over its classes removed), so a class only the primary
-    head has (FER+'s contempt) gets an aux logit of 0, the aux head's average.
+    head has (FER+'s contempt) gets an aux logit of 0, the aux head's average. An ensemble's members
+    share `aux_weight` unless `member_aux_weights` gives each its own; they share `bias`.
     """
 
     aux_weight: float = 0.0
     bias: tuple[float, ...] = ()
+    member_aux_weights: tuple[float, ...] = ()
+
+    def weight(self, member: int) -> float:
+        """The aux weight of ensemble member `member` (0-based)."""
+        return self.member_aux_weights[member] if self.member_aux_weights else self.aux_weight
+
+    def for_member(self, member: int) -> "Fusion":
+        """The one-model fusion of member `member`."""
+        return Fusion(self.weight(member), self.bias)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
-        return {"aux_weight": self.aux_weight, "bias": list(self.bias)}
+        extra = {"member_aux_weights": list(self.member_aux_weights)} if self.member_aux_weights else {}
+        return {"aux_weight": self.aux_weight, "bias": list(self.bias), **extra}
 
 
 def fused_dense(head: tuple[np.ndarray, np.ndarray], aux: tuple[np.ndarray, np.ndarray],
@@ -121,12 +133,15 @@ class HeadScores:
     """Both heads' logits on labelled faces, for each test-time view (the faces, their mirror images).
 
     Attributes:
-        views: one (primary logits, aux logits) pair per view.
+        views: one (primary logits, aux logits) pair per view; with several members, member-major
+            (every view of the first member, then of the second, ...).
         labels: each face's class index in the fused (primary) label set.
+        members: how many ensemble members the views come from.
     """
 
     views: tuple[tuple[np.ndarray, np.ndarray], ...]
     labels: np.ndarray
+    members: int = 1
 
 
 @dataclass(frozen=True)
@@ -144,11 +159,12 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def fused_predictions(scores: HeadScores, mapping: np.ndarray, fusion: Fusion) -> np.ndarray:
-    """Predicted fused class of each face (probabilities averaged over the views)."""
-    w = fusion.aux_weight
+    """Predicted fused class of each face (probabilities averaged over the views and members)."""
     extra = np.asarray(fusion.bias) if fusion.bias else 0.0
+    per_member = len(scores.views) // scores.members
     total = 0.0
-    for primary, aux in scores.views:
+    for index, (primary, aux) in enumerate(scores.views):
+        w = fusion.weight(index // per_member)
         centred = aux - aux.mean(axis=1, keepdims=True)
         total = total + _softmax((1.0 - w) * primary + w * centred @ mapping + extra)
     return np.asarray(total).argmax(axis=1)
@@ -158,12 +174,16 @@ def _recalls(predicted: np.ndarray, labels: np.ndarray) -> dict[int, float]:
     return {int(c): float((predicted[labels == c] == c).mean()) for c in np.unique(labels)}
 
 
-def _raise_bias(aux: HeadScores, mapping: np.ndarray, weight: float, goal: FusionGoal,
+def _raise_bias(aux: HeadScores, mapping: np.ndarray, weights: tuple[float, ...], goal: FusionGoal,
                 step: float = 0.05, limit: float = 3.0) -> Fusion:
-    """Raise the bias of the aux class with the lowest recall until every recall reaches the goal."""
+    """Raise the bias of the aux class with the lowest recall until every recall reaches the goal.
+
+    `weights` holds one aux weight shared by every member, or one per member.
+    """
+    shared, member_weights = (weights[0], ()) if len(weights) == 1 else (float(np.mean(weights)), weights)
     bias = np.zeros(mapping.shape[1])
     while True:
-        fusion = Fusion(weight, tuple(float(b) for b in bias))
+        fusion = Fusion(shared, tuple(float(b) for b in bias), member_weights)
         recalls = _recalls(fused_predictions(aux, mapping, fusion), aux.labels)
         worst = min(recalls, key=recalls.get)
         if recalls[worst] >= goal.aux_min_recall or bias[worst] >= limit:
@@ -171,16 +191,25 @@ def _raise_bias(aux: HeadScores, mapping: np.ndarray, weight: float, goal: Fusio
         bias[worst] += step
 
 
+def _candidates(weights: np.ndarray, members: int, per_member: bool) -> list[tuple[float, ...]]:
+    grid = [float(w) for w in weights]
+    if per_member and members > 1:
+        return list(itertools.product(grid, repeat=members))
+    return [(w,) for w in grid]
+
+
 def choose_fusion(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goal: FusionGoal,
-                  weights: np.ndarray = np.linspace(0.0, 1.0, 21)) -> tuple[Fusion, list[dict]]:
+                  weights: np.ndarray = np.linspace(0.0, 1.0, 21), per_member: bool = False) -> tuple[Fusion, list[dict]]:
     """The fusion with the best primary accuracy among those meeting `goal` on the aux labels.
 
-    When none meets it, the one with the best sum of both accuracies (a warning says so).
-    Returns the fusion and the sweep (one row per aux weight).
+    The aux weight runs over `weights`, shared by every member, or with `per_member` over every
+    combination of one weight per member (len(weights) ** members fusions). When none meets the
+    goal, the one with the best sum of both accuracies (a warning says so).
+    Returns the fusion and the sweep (one row per candidate).
     """
     rows = []
-    for weight in weights:
-        fusion = _raise_bias(aux, mapping, float(weight), goal)
+    for candidate in _candidates(weights, primary.members, per_member):
+        fusion = _raise_bias(aux, mapping, candidate, goal)
         aux_predicted = fused_predictions(aux, mapping, fusion)
         row = {"fusion": fusion, "primary_accuracy": float((fused_predictions(primary, mapping, fusion)
                                                             == primary.labels).mean()),

@@ -328,12 +328,20 @@ def _aux_targets(dataset: Dataset, options: TrainOptions) -> dict[str, AuxTarget
     return result
 
 
-def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...]) -> None:
+def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...],
+                          aux_classes: tuple[str, ...] | None) -> None:
+    """Copy the weights of the model at `path` into `model` (a two-head one needs a two-head source)."""
     from fer_edge.train.keras_io import load_keras_model
 
     source, metadata = load_keras_model(path)
     if metadata.labels != classes:
         raise FerEdgeError(f"--init-from {path} has labels {list(metadata.labels)}, the data has {list(classes)}")
+    source_aux = tuple(metadata.extra.get("aux_labels", ()))
+    if aux_classes is not None and source_aux != aux_classes:
+        raise FerEdgeError(f"--init-from {path} has second-head labels {list(source_aux) or 'none'}, --aux-labels "
+                           f"has {list(aux_classes)}: start from a two-head model's heads.keras with the same labels")
+    if aux_classes is None and source_aux:
+        raise FerEdgeError(f"--init-from {path} has two heads: train with --aux-labels, or start from its model.keras")
     try:
         model.set_weights(source.get_weights())
     except ValueError as exc:
@@ -353,10 +361,10 @@ def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool,
     logger.info("%s strategy with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)
     with strategy.scope():
         model = build_model(options.arch, len(classes), prep.input_shape)
-        if options.init_from:
-            _load_initial_weights(model, options.init_from, classes)
         if aux:
             model = with_aux_head(model, len(aux["train"].classes))
+        if options.init_from:
+            _load_initial_weights(model, options.init_from, classes, aux and aux["train"].classes)
         steps = -(-len(train_split) // options.batch_size)
         compile_model(model, options, len(classes), steps, two_heads=aux is not None)
     throughput = ThroughputLogger(len(train_split))

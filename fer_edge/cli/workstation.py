@@ -154,10 +154,12 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
               help="Recall of every --aux-data class the fusion must keep (per-class bias).")
 @click.option("--tta", type=click.Choice(["none", "mirror"]), default="mirror", show_default=True,
               help="Test-time augmentation used to score, and recorded in the fused model.")
+@click.option("--per-member", is_flag=True,
+              help="With several HEADS, give each its own aux weight (every combination on a 0.1 grid is tried).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the sweep and the choice as JSON.")
 def fuse_heads(heads: tuple[Path, ...], data: Path, aux_data: Path, out: Path, aux_min_accuracy: float, aux_min_recall: float,
-               tta: str, json_path: Path | None) -> None:
+               tta: str, per_member: bool, json_path: Path | None) -> None:
     """Fuse the two heads of HEADS (`heads.keras` of `fer-edge train --aux-labels`) into one model.
 
     The fused model has the architecture and speed of a one-head model; the aux weight and
@@ -170,13 +172,10 @@ def fuse_heads(heads: tuple[Path, ...], data: Path, aux_data: Path, out: Path, a
     fuse = load_workstation("train.fuse")
     heads_module = load_workstation("train.heads")
     goal = heads_module.FusionGoal(aux_min_accuracy, aux_min_recall)
-    result = fuse.fuse_heads_file(list(heads), data, aux_data, out, goal, tta)
-    rows = [[f"{row['fusion']['aux_weight']:.2f}", f"{row['primary_accuracy']:.4f}", f"{row['aux_accuracy']:.4f}",
-             f"{row['aux_min_recall']:.3f}", "yes" if row["meets_goal"] else "no"] for row in result.sweep]
-    click.echo(format_table(rows, ["aux weight", "accuracy (--data)", "accuracy (--aux-data)", "min aux recall",
-                                   "meets goal"]))
+    result = fuse.fuse_heads_file(list(heads), data, aux_data, out, goal, tta, per_member)
+    click.echo(fusion_table(result.sweep))
     chosen = result.chosen
-    click.echo(f"chosen: aux weight {result.fusion.aux_weight:.2f}, accuracy {chosen['primary_accuracy']:.4f} "
+    click.echo(f"chosen: aux weight {_aux_weights(chosen['fusion'])}, accuracy {chosen['primary_accuracy']:.4f} "
                f"on --data, {chosen['aux_accuracy']:.4f} on --aux-data")
     if json_path:
         json_path.write_text(json.dumps({"fusion": result.fusion.to_dict(), "sweep": result.sweep}, indent=2) + "\n")
@@ -250,6 +249,24 @@ def convert(model_path: Path, quant: str, calibration: Path | None, samples: int
         click.echo(f"{result.quant}: {result.path} ({result.size_bytes:,} bytes)")
     if published.verifications:
         click.echo(verification_table(list(published.verifications)))
+
+
+def _aux_weights(fusion: dict) -> str:
+    return "/".join(f"{w:.2f}" for w in fusion.get("member_aux_weights") or [fusion["aux_weight"]])
+
+
+def fusion_table(sweep: list[dict], longest: int = 21) -> str:
+    """The fusion sweep as a table; a longer sweep shows its `longest // 2` most accurate rows meeting the goal."""
+    rows = sweep
+    note = ""
+    if len(sweep) > longest:
+        feasible = [row for row in sweep if row["meets_goal"]]
+        rows = sorted(feasible, key=lambda row: -row["primary_accuracy"])[:longest // 2]
+        note = f"\n{len(sweep)} fusions tried, {len(feasible)} meet the goal; the most accurate of them above"
+    table = [[_aux_weights(row["fusion"]), f"{row['primary_accuracy']:.4f}", f"{row['aux_accuracy']:.4f}",
+              f"{row['aux_min_recall']:.3f}", "yes" if row["meets_goal"] else "no"] for row in rows]
+    return format_table(table, ["aux weight", "accuracy (--data)", "accuracy (--aux-data)", "min aux recall",
+                                "meets goal"]) + note
 
 
 def verification_table(rows: list[dict]) -> str:

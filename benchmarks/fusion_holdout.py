@@ -1,0 +1,85 @@
+"""Does a fusion chosen on some faces hold on others? Shared against per-member aux weights, on held-out halves.
+
+`fer-edge fuse-heads` chooses the fusion on FER+ `valid` and FER2013 `val` and is reported on the
+same faces, so its figures are optimistic; more free parameters (one weight per member) are more
+so. This splits both sets into random halves, chooses each way on one half and scores the other,
+for each seed and both halves.
+
+    .venv/bin/python benchmarks/fusion_holdout.py runs/two-head-s42-e48/heads.keras \\
+        runs/two-head-blend05/heads.keras runs/default-heads.keras --json docs/accurate-model/fusion-holdout.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.train.fuse import head_scores, load_members
+from fer_edge.train.heads import FusionGoal, HeadScores, choose_fusion, class_mapping, fused_predictions
+
+
+def subset(scores: HeadScores, index: np.ndarray) -> HeadScores:
+    """The same scores for the faces at `index`."""
+    views = tuple((primary[index], aux[index]) for primary, aux in scores.views)
+    return HeadScores(views, scores.labels[index], scores.members)
+
+
+def score(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, fusion) -> dict:
+    """Accuracy on both label sets and the lowest aux recall of `fusion`."""
+    predicted = fused_predictions(aux, mapping, fusion)
+    recalls = [float((predicted[aux.labels == c] == c).mean()) for c in np.unique(aux.labels)]
+    return {"primary_accuracy": float((fused_predictions(primary, mapping, fusion) == primary.labels).mean()),
+            "aux_accuracy": float((predicted == aux.labels).mean()), "aux_min_recall": min(recalls)}
+
+
+def holdout(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goal: FusionGoal, seed: int) -> list[dict]:
+    """Both ways of choosing, fitted on each half and scored on the other."""
+    rng = np.random.default_rng(seed)
+    p, a = rng.permutation(len(primary.labels)), rng.permutation(len(aux.labels))
+    halves = [(p[: len(p) // 2], a[: len(a) // 2]), (p[len(p) // 2:], a[len(a) // 2:])]
+    rows = []
+    for fit in (0, 1):
+        (p_fit, a_fit), (p_test, a_test) = halves[fit], halves[1 - fit]
+        for per_member in (False, True):
+            weights = np.linspace(0, 1, 11 if per_member else 21)
+            fusion, sweep = choose_fusion(subset(primary, p_fit), subset(aux, a_fit), mapping, goal, weights,
+                                          per_member)
+            fitted = next(row for row in sweep if row["fusion"] == fusion.to_dict())
+            held = score(subset(primary, p_test), subset(aux, a_test), mapping, fusion)
+            rows.append({"seed": seed, "fit_half": fit, "per_member": per_member, "fusion": fusion.to_dict(),
+                         "fit": {k: fitted[k] for k in ("primary_accuracy", "aux_accuracy", "aux_min_recall")},
+                         "held_out": held})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("heads", nargs="+", type=Path)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/ferplus/valid"))
+    parser.add_argument("--aux-data", type=Path, default=Path("../shared/data/fer2013/val"))
+    parser.add_argument("--aux-min-accuracy", type=float, default=0.636)
+    parser.add_argument("--aux-min-recall", type=float, default=0.30)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    members, metadata, aux_labels = load_members(args.heads)
+    mapping = class_mapping(aux_labels, metadata[0].labels)
+    primary, aux = (head_scores(members, metadata[0], folder, "mirror") for folder in (args.data, args.aux_data))
+    goal = FusionGoal(args.aux_min_accuracy, args.aux_min_recall)
+    rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed)]
+    summary = {}
+    for per_member in (False, True):
+        held = [row["held_out"] for row in rows if row["per_member"] == per_member]
+        summary["per_member" if per_member else "shared"] = {
+            key: float(np.mean([h[key] for h in held])) for key in ("primary_accuracy", "aux_accuracy")}
+    result = {"heads": [str(h) for h in args.heads], "goal": vars(goal), "summary_held_out": summary, "runs": rows}
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
