@@ -283,12 +283,8 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
             for event in sessions.update(now, faces):
                 counts[1] += event["type"] == "session_end"
                 events.write(event)
-            if recorder or window:
-                annotated = annotate(frame, [face for _, face in faces], pacer.fps)
-                if recorder:
-                    recorder.write(annotated)
-                if window and not window.show(annotated):
-                    break
+            if not _show(frame, faces, recorder, window, pacer.fps):
+                break
             beat = _touch(options.heartbeat, beat)
             watchdog.ping(index, pacer.fps)
             pacer.tick(stop)
@@ -297,6 +293,16 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
     stats = source.stats
     return KioskSummary(index, counts[0], stats.corrupt, stats.reopens, time.perf_counter() - start,
                         counts[1], finder.detections)
+
+
+def _show(frame, faces: list, recorder, window, fps: float) -> bool:
+    """Write the annotated frame to the recording and the window, if any; False once the window is closed."""
+    if not (recorder or window):
+        return True
+    annotated = annotate(frame, [face for _, face in faces], fps)
+    if recorder:
+        recorder.write(annotated)
+    return not window or window.show(annotated)
 
 
 def _run_event(kind: str, tracker: SessionTracker, now: float, **fields) -> dict:
