@@ -20,7 +20,7 @@ from fer_edge.results import ClassProbabilities
 from fer_edge.sessions import SessionOptions, SessionTracker
 from fer_edge.tracking import SmoothingTracker
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "ClassProbabilities",
