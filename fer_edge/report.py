@@ -7,8 +7,8 @@ import logging
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Iterator
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 

@@ -14,7 +14,7 @@ from fer_edge.evaluation import map_classes_to_labels
 from fer_edge.metadata import ModelMetadata
 from fer_edge.preprocess import normalize
 from fer_edge.train.heads import (AUX_HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
-                                  fuse_heads, head_logits)
+                                  fuse_heads, head_logits, weights_text)
 from fer_edge.train.ensemble import build_ensemble
 from fer_edge.train.keras_io import load_keras_model, save_keras_model
 from fer_edge.train.models import build_model
@@ -43,11 +43,6 @@ def head_scores(members: list, metadata: ModelMetadata, folder: Path, tta: str) 
     views = [split.pixels] + ([split.pixels[:, :, ::-1]] if tta == "mirror" else [])
     inputs = [normalize(view, metadata.preprocessing) for view in views]
     return HeadScores(tuple(head_logits(heads, x) for heads in members for x in inputs), labels, len(members))
-
-
-def _weights_text(fusion: Fusion) -> str:
-    weights = fusion.member_aux_weights or (fusion.aux_weight,)
-    return "/".join(f"{w:.2f}" for w in weights)
 
 
 def load_members(paths: list[Path]) -> tuple[list, list[ModelMetadata], tuple[str, ...]]:
@@ -86,7 +81,8 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
     both scored with test-time augmentation `tta`. One model fuses into an ordinary one-head model
     of the same architecture; several (same labels) fuse alike and are saved as their ensemble,
     scored as such; with `per_member` each member gets its own aux weight (every combination of
-    weights 0, 0.1, ..., 1 is tried; 1,331 fusions for three members). The fusion and the sweep go into the saved model's metadata.
+    weights 0, 0.1, ..., 1 is tried; 1,331 fusions for three members). The fusion and the sweep go
+    into the saved model's metadata.
 
     Raises:
         FerEdgeError: not two-head models, models that differ in labels, or data whose classes they lack.
@@ -111,5 +107,5 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
     path = save_keras_model(model, fused_metadata, Path(out))
     result = FuseResult(fusion, sweep, path)
     logger.info("fused heads: aux weight %s, primary accuracy %.4f, aux accuracy %.4f",
-                _weights_text(fusion), result.chosen["primary_accuracy"], result.chosen["aux_accuracy"])
+                weights_text(fusion.to_dict()), result.chosen["primary_accuracy"], result.chosen["aux_accuracy"])
     return result

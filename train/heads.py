@@ -80,6 +80,11 @@ class Fusion:
         return {"aux_weight": self.aux_weight, "bias": list(self.bias), **extra}
 
 
+def weights_text(fusion: dict) -> str:
+    """A fusion's aux weight(s) for people: `0.55`, or one per member `0.10/0.80/0.90` (from `Fusion.to_dict()`)."""
+    return "/".join(f"{w:.2f}" for w in fusion.get("member_aux_weights") or [fusion["aux_weight"]])
+
+
 def fused_dense(head: tuple[np.ndarray, np.ndarray], aux: tuple[np.ndarray, np.ndarray],
                 mapping: np.ndarray, fusion: Fusion) -> tuple[np.ndarray, np.ndarray]:
     """Kernel and bias of the one Dense layer equal to the fused heads."""

@@ -175,7 +175,7 @@ def fuse_heads(heads: tuple[Path, ...], data: Path, aux_data: Path, out: Path, a
     result = fuse.fuse_heads_file(list(heads), data, aux_data, out, goal, tta, per_member)
     click.echo(fusion_table(result.sweep))
     chosen = result.chosen
-    click.echo(f"chosen: aux weight {_aux_weights(chosen['fusion'])}, accuracy {chosen['primary_accuracy']:.4f} "
+    click.echo(f"chosen: aux weight {heads_module.weights_text(chosen['fusion'])}, accuracy {chosen['primary_accuracy']:.4f} "
                f"on --data, {chosen['aux_accuracy']:.4f} on --aux-data")
     if json_path:
         json_path.write_text(json.dumps({"fusion": result.fusion.to_dict(), "sweep": result.sweep}, indent=2) + "\n")
@@ -251,10 +251,6 @@ def convert(model_path: Path, quant: str, calibration: Path | None, samples: int
         click.echo(verification_table(list(published.verifications)))
 
 
-def _aux_weights(fusion: dict) -> str:
-    return "/".join(f"{w:.2f}" for w in fusion.get("member_aux_weights") or [fusion["aux_weight"]])
-
-
 def fusion_table(sweep: list[dict], longest: int = 21) -> str:
     """The fusion sweep as a table; a longer sweep shows its `longest // 2` most accurate rows meeting the goal."""
     rows = sweep
@@ -263,7 +259,8 @@ def fusion_table(sweep: list[dict], longest: int = 21) -> str:
         feasible = [row for row in sweep if row["meets_goal"]]
         rows = sorted(feasible, key=lambda row: -row["primary_accuracy"])[:longest // 2]
         note = f"\n{len(sweep)} fusions tried, {len(feasible)} meet the goal; the most accurate of them above"
-    table = [[_aux_weights(row["fusion"]), f"{row['primary_accuracy']:.4f}", f"{row['aux_accuracy']:.4f}",
+    weights_text = load_workstation("train.heads").weights_text
+    table = [[weights_text(row["fusion"]), f"{row['primary_accuracy']:.4f}", f"{row['aux_accuracy']:.4f}",
               f"{row['aux_min_recall']:.3f}", "yes" if row["meets_goal"] else "no"] for row in rows]
     return format_table(table, ["aux weight", "accuracy (--data)", "accuracy (--aux-data)", "min aux recall",
                                 "meets goal"]) + note
