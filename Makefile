@@ -96,7 +96,7 @@ ACCURATE_MEMBERS := runs/two-head-s42-e48/heads.keras runs/two-head-from-default
 runs/two-head-s42/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-s42 $(TWO_HEAD) --lr 2e-3 --epochs 32 --seed 42
 # The same recipe for 48 epochs (about 2 hours here): the accurate model's from-scratch member (its weights are
-# committed in docs/accurate-model/members; README, "A longer schedule").
+# committed in docs/accurate-model/candidate-e48; README, "A longer schedule").
 runs/two-head-s42-e48/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-s42-e48 $(TWO_HEAD) --lr 2e-3 --epochs 48 --seed 42
 # The default's trunk and its add-head FER+ head trained on together: FER+ votes for the first head, FER2013's labels
@@ -104,6 +104,13 @@ runs/two-head-s42-e48/heads.keras: | $(VENV)/.demo-installed
 runs/two-head-from-default/heads.keras: runs/default-heads.keras
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-from-default $(TWO_HEAD) --lr 1e-3 --epochs 30 --seed 11 \
 		--init-from runs/default-heads.keras
+# The two-head-s42 recipe with weight averaging (--ema 0.999), against which it is measured (README, "Weight
+# averaging"); resumes from the checkpoint committed in docs/ema-experiment/run when there is one.
+EMA_RUN := runs/two-head-s42-ema
+$(EMA_RUN)/heads.keras: | $(VENV)/.demo-installed
+	test -d $(EMA_RUN) || ! test -d docs/ema-experiment/run || { mkdir -p runs && cp -r docs/ema-experiment/run $(EMA_RUN); }
+	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(EMA_RUN) $(TWO_HEAD) --lr 2e-3 --epochs 32 --seed 42 --ema 0.999 \
+		$$(test -d $(EMA_RUN)/backup && echo --resume)
 runs/two-head-blend05/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-blend05 $(TWO_HEAD) --lr 5e-4 --epochs 10 --seed 7 \
 		--init-from docs/ferplus-experiment/blend0.5/model.keras

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -26,12 +27,23 @@ def interrupted(synthetic_faces, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("change, message", [({"image_size": 48}, "--image-size 32 -> 48"),
-                                             ({"arch": "sepnet"}, "--arch 'tiny_test_cnn' -> 'sepnet'")])
+                                             ({"arch": "sepnet"}, "--arch 'tiny_test_cnn' -> 'sepnet'"),
+                                             ({"ema": 0.999}, "--ema 0.0 -> 0.999")])
 def test_resume_refuses_other_options(interrupted, change, message):
     data, run, options = interrupted
     with pytest.raises(FerEdgeError, match=f"with other options: {message}"):
         train(data, run, dataclasses.replace(options, **change), resume=True)
     assert len(read_history(run / "history.csv")["loss"]) == 2  # nothing was touched
+
+
+def test_resume_of_a_run_saved_before_an_option_existed(interrupted):
+    data, run, options = interrupted
+    saved = json.loads((run / "options.json").read_text())
+    del saved["ema"]
+    (run / "options.json").write_text(json.dumps(saved))
+    with pytest.raises(FerEdgeError, match="--ema 0.0 -> 0.9"):  # a missing option counts as its default
+        train(data, run, dataclasses.replace(options, ema=0.9), resume=True)
+    assert len(train(data, run, options, resume=True).history["loss"]) == options.epochs
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -97,7 +97,8 @@ def test_class_weights_and_cosine_schedule_train(synthetic_faces, tmp_path):
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01 * 0.01, rel=1e-3)  # fully decayed
 
 
-@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"learning_rate": -1.0}, {"distribute": "tpu"}, {"lr_schedule": "step"}])
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"learning_rate": -1.0}, {"distribute": "tpu"}, {"lr_schedule": "step"},
+                                    {"ema": 1.0}, {"ema": -0.1}])
 def test_bad_options(kwargs):
     with pytest.raises(FerEdgeError):
         TrainOptions(**kwargs)
@@ -165,3 +166,36 @@ def test_trains_on_vote_shares_blended_with_another_label_set(tmp_path):
     assert seen[1].shape == (8, 8) and set(np.unique(seen[1])) == {0.0, 1.0}  # valid: majority, one-hot
     saved = json.loads((tmp_path / "run" / "options.json").read_text())
     assert saved["label_mode"] == "probability" and saved["blend_weight"] == 0.25
+
+
+def _weights(path):
+    model = keras.saving.load_model(path)
+    return np.concatenate([w.numpy().ravel() for w in model.trainable_weights])  # batch-norm statistics aren't averaged
+
+
+def test_ema_validates_and_saves_the_averaged_weights(synthetic_faces, tmp_path):
+    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "epochs": 1}))
+    common = {**FAST, "epochs": 2, "init_from": str(start.model_path)}
+    raw = train(synthetic_faces, tmp_path / "raw", TrainOptions(**common))
+    slow = train(synthetic_faces, tmp_path / "ema", TrainOptions(**common, ema=0.999999))
+    initial, trained, averaged = (_weights(r.model_path) for r in (start, raw, slow))
+    # a momentum this close to 1 keeps the average near the first step's weights, far from where training went
+    assert np.abs(averaged - initial).mean() < 0.5 * np.abs(trained - initial).mean()  # 1 without the average
+    assert slow.history["loss"] == pytest.approx(raw.history["loss"], rel=1e-4)  # training itself is unchanged
+    assert slow.history["val_accuracy"] != raw.history["val_accuracy"]  # validation sees the average
+
+
+def test_ema_run_resumes_with_its_average(synthetic_faces, tmp_path, monkeypatch):
+    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "epochs": 1}))
+    common = {**FAST, "epochs": 3, "init_from": str(start.model_path)}
+    raw = train(synthetic_faces, tmp_path / "raw", TrainOptions(**common))
+    options, run = TrainOptions(**common, ema=0.999999), tmp_path / "run"
+    original = training._callbacks
+    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        train(synthetic_faces, run, options)
+    monkeypatch.setattr(training, "_callbacks", original)
+    resumed = train(synthetic_faces, run, options, resume=True)
+    initial, trained, averaged = (_weights(r.model_path) for r in (start, raw, resumed))
+    # the backup carried the average over: restarted at the resumed weights, it would sit two epochs away
+    assert np.abs(averaged - initial).mean() < 0.5 * np.abs(trained - initial).mean()

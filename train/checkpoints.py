@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 
 MUST_MATCH = ("arch", "batch_size", "image_size", "color_mode", "learning_rate", "lr_schedule", "seed", "augment",
               "class_weights", "label_smoothing", "label_mode", "blend_labels", "blend_weight", "aux_labels",
-              "aux_loss_weight", "teacher", "teacher_weight", "teacher_temperature", "val_fraction", "test_fraction", "max_per_class", "init_from")
+              "aux_loss_weight", "teacher", "teacher_weight", "teacher_temperature", "val_fraction", "test_fraction", "max_per_class", "init_from",
+              "ema")
 """Options a resumed run must share with the interrupted one (epochs may grow, workers and verbosity may change)."""
 START_OVER = "delete the run folder (or its backup/) to start over"
 
@@ -35,8 +36,9 @@ def check_options(run_dir: Path, options) -> None:
     if not isinstance(saved, dict):
         raise FerEdgeError(f"cannot resume: {run_dir / 'options.json'} is not an options record; {START_OVER}")
     current = json.loads(json.dumps(asdict(options)))  # tuples as the saved lists
-    changed = [f"--{key.replace('_', '-')} {saved.get(key)!r} -> {current[key]!r}"
-               for key in MUST_MATCH if key in saved and saved[key] != current[key]]
+    defaults = json.loads(json.dumps(asdict(type(options)())))  # for runs saved before an option existed
+    changed = [f"--{key.replace('_', '-')} {saved.get(key, defaults[key])!r} -> {current[key]!r}"
+               for key in MUST_MATCH if saved.get(key, defaults[key]) != current[key]]
     if changed:
         raise FerEdgeError(f"cannot resume {run_dir} with other options: {', '.join(changed)}; "
                            "resume with the same options or choose another --out")

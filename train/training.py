@@ -77,6 +77,8 @@ class TrainOptions:
     distribute: str = "none"
     init_from: str = ""
     """Start from the weights of this .keras model (same architecture and labels): fine-tuning."""
+    ema: float = 0.0
+    """Momentum of an exponential moving average of the weights, validated and saved instead (0 disables)."""
     workers: int = 4
     verbose: int = 1
 
@@ -91,6 +93,8 @@ class TrainOptions:
             raise FerEdgeError(f"--distribute must be one of {DISTRIBUTE_MODES}")
         if not 0.0 < self.teacher_weight <= 1.0 or self.teacher_temperature <= 0:
             raise FerEdgeError("--teacher-weight must be in (0, 1] and --teacher-temperature positive")
+        if not 0.0 <= self.ema < 1.0:
+            raise FerEdgeError(f"--ema must be in [0, 1) (0 disables it; 0.999 averages about 1,000 steps), got {self.ema}")
         object.__setattr__(self, "teacher", tuple(str(path) for path in self.teacher))
 
     @property
@@ -180,10 +184,12 @@ def compile_model(model: keras.Model, options: TrainOptions, num_classes: int, s
     """RAdam + categorical cross-entropy; accuracy, precision, recall and macro F1 per epoch.
 
     With `two_heads` (outputs `HEAD` and `AUX_HEAD`) the loss is the sum of both heads' losses,
-    the second weighted by `options.aux_loss_weight`.
+    the second weighted by `options.aux_loss_weight`. With `options.ema` the optimizer also keeps
+    a moving average of the weights (Polyak averaging; see `_callbacks` for where it is used).
     """
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=options.label_smoothing)
-    optimizer = RAdam(learning_rate=learning_rate(options, steps_per_epoch))
+    ema = {"use_ema": True, "ema_momentum": options.ema} if options.ema else {}
+    optimizer = RAdam(learning_rate=learning_rate(options, steps_per_epoch), **ema)
     if not two_heads:
         model.compile(optimizer=optimizer, loss=loss, metrics=_metrics())
         return
@@ -210,6 +216,31 @@ class ThroughputLogger(keras.callbacks.Callback):
             self._start = 0.0
 
 
+class AveragedWeightsCheckpoint(keras.callbacks.Callback):
+    """Runs a checkpoint callback with the optimizer's moving-average weights in the model, then restores the raw ones."""
+
+    def __init__(self, checkpoint: keras.callbacks.Callback):
+        super().__init__()
+        self.checkpoint = checkpoint
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.checkpoint.set_model(model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.checkpoint.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        variables = self.model.trainable_variables
+        raw = [variable.numpy() for variable in variables]
+        self.model.optimizer.finalize_variable_values(variables)
+        try:
+            self.checkpoint.on_epoch_end(epoch, logs)
+        finally:
+            for variable, value in zip(variables, raw):
+                variable.assign(value)
+
+
 def read_history(csv_path: Path) -> dict[str, list[float]]:
     """history.csv (one row per epoch, kept across resumes) -> {metric: [values]}."""
     if not csv_path.exists():
@@ -222,12 +253,17 @@ def read_history(csv_path: Path) -> dict[str, list[float]]:
 def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: ThroughputLogger):
     previous = read_history(run_dir / "history.csv") if resume else {}
     best_so_far = max(previous.get(options.monitor, [float("-inf")]))
+    best = keras.callbacks.ModelCheckpoint(
+        str(run_dir / "best.keras"), monitor=options.monitor, mode="max",
+        save_best_only=True, initial_value_threshold=best_so_far if resume else None,
+    )
+    # With EMA, validation and the best-epoch checkpoint see the averaged weights; training and the backup
+    # keep the raw ones (the averages are in the optimizer's state, which the backup saves).
+    ema = [keras.callbacks.SwapEMAWeights()] if options.ema else []
     callbacks = [  # the history row is written before the checkpoint: a kill between them never loses a row
+        *ema,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.keras"), monitor=options.monitor, mode="max",
-            save_best_only=True, initial_value_threshold=best_so_far if resume else None,
-        ),
+        AveragedWeightsCheckpoint(best) if options.ema else best,
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         throughput,
     ]
