@@ -26,8 +26,18 @@ DEMO_DATA := $(if $(wildcard ../shared/data/fer2013/train),--data ../shared/data
 demo: $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge demo --out demo-output $(DEMO_DATA)
 
+# The emulated Pi and the booted units spend their time in one emulated or containerised process each; they run
+# beside the rest of the suite (their own pytest, own temporary folder, their report printed after the main one),
+# which takes their 9 or more minutes off a 2-core run. Both stages must pass.
+SYSTEM_TESTS := emulation or container
 test: $(VENV)/.dev-installed tools test-device
-	$(PY) -m pytest -q -ra
+	@mkdir -p build
+	@$(PY) -m pytest -q -ra -m "$(SYSTEM_TESTS)" -p no:cacheprovider --basetemp build/pytest-system \
+		> build/system-tests.log 2>&1 & system=$$!; \
+	$(PY) -m pytest -q -ra -m "not ($(SYSTEM_TESTS))"; main=$$?; \
+	wait $$system; system_status=$$?; \
+	echo "--- the emulated Pi and the booted units (pytest -m \"$(SYSTEM_TESTS)\"):"; cat build/system-tests.log; \
+	test $$main -eq 0 && test $$system_status -eq 0
 
 # The Pi install on emulated arm64 (root; qemu-user-static and debootstrap, which `make tools` installs): install.sh in
 # a Debian bookworm arm64 root, fer-edge there and natively on the same photos and video, compared

@@ -97,7 +97,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif url.path == "/big.png":
             self.send(200, Handler.big)
         elif url.path == "/slow.png":
-            time.sleep(2.0)
+            time.sleep(4.0)
             self.send(200, png("slow", "slow"))
         elif url.path == "/loop":
             self.send(302, headers=[("Location", "/loop")])
@@ -116,8 +116,9 @@ def server():
 
 
 def options(server, **kwargs) -> ScrapeOptions:
-    profile = replace(GOOGLE_IMAGES, preview_wait_s=1.0, scroll_pause_s=0.2)
-    fetch = FetchOptions(timeout_s=0.7, max_bytes=100_000)
+    # Generous waits for what must succeed (a busy 2-core machine), a short download timeout for /slow.png.
+    profile = replace(GOOGLE_IMAGES, preview_wait_s=3.0, scroll_pause_s=0.2)
+    fetch = FetchOptions(timeout_s=1.5, max_bytes=100_000)
     base = dict(per_class=10, classes=("anger", "happiness"), base_url=server, delay_s=0.0, profile=profile, fetch=fetch)
     return ScrapeOptions(**{**base, **kwargs})
 
@@ -162,7 +163,7 @@ def test_scraped_folders_feed_extraction_and_training(server, tmp_path):
 
     runner = CliRunner()
     result = runner.invoke(cli, ["scrape", "--out", str(tmp_path / "data"), "--per-class", "5", "--classes",
-                                 "anger,happiness", "--base-url", server, "--delay", "0", "--timeout", "0.7",
+                                 "anger,happiness", "--base-url", server, "--delay", "0", "--timeout", "1.5",
                                  "--max-bytes", "100000"])
     assert result.exit_code == 0, result.output
     assert "kept" in result.output and "redirect loop" in result.output
@@ -224,8 +225,15 @@ def test_unreachable_or_silent_servers_are_clean_errors(tmp_path):
                               (f"http://127.0.0.1:{silent.getsockname()[1]}", "Error: cannot reach")):
             start = time.monotonic()
             result = CliRunner().invoke(cli, ["scrape", "--out", str(tmp_path / "data"), "--per-class", "1",
-                                              "--classes", "anger", "--base-url", base, "--timeout", "2"])
+                                              "--classes", "anger", "--base-url", base, "--timeout", "2",
+                                              "--page-timeout", "3"])
             assert result.exit_code == 1 and result.output.startswith(message), result.output
             assert "Traceback" not in result.output and time.monotonic() - start < 30
     finally:
         silent.close()
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan")])
+def test_page_timeout_must_be_positive(seconds):
+    with pytest.raises(FerEdgeError, match="--page-timeout must be positive"):
+        ScrapeOptions(page_timeout_s=seconds)

@@ -23,12 +23,15 @@ from fer_edge.cli._common import format_table
 @click.option("--browser", default="/usr/bin/chromium", show_default=True, help="Chromium path.")
 @click.option("--delay", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Seconds between downloads.")
 @click.option("--max-requests", default=1000, show_default=True, type=click.IntRange(min=1))
-@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1))
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds one image download may take.")
+@click.option("--page-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a results page may take to load before the site counts as unreachable.")
 @click.option("--max-bytes", default=10 * 2**20, show_default=True, type=click.IntRange(min=1024))
 @click.option("--user-agent", default=None, help="User agent for the browser and downloads.")
 @click.option("--phash", is_flag=True, help="Also drop near-duplicates (perceptual hash).")
 def scrape(out, per_class, classes, query_template, base_url, profile, driver, browser, delay, max_requests,
-           timeout, max_bytes, user_agent, phash):
+           timeout, page_timeout, max_bytes, user_agent, phash):
     """Collect images per class from an image search with headless Chromium (Selenium).
 
     Resumable: OUT/scrape_manifest.jsonl records every candidate, so a re-run only tops up.
@@ -44,7 +47,7 @@ def scrape(out, per_class, classes, query_template, base_url, profile, driver, b
         raise click.BadParameter("must contain {label}", param_hint="--query-template")
     fetch = FetchOptions(timeout, max_bytes, user_agent or FetchOptions().user_agent)
     options = ScrapeOptions(per_class, names, query_template, base_url, delay, max_requests, phash, fetch,
-                            load_profile(profile), driver, browser)
+                            load_profile(profile), driver, browser, page_timeout)
     summary = run(out, options, progress=True)
     rows = [[label, str(count)] for label, count in summary.kept.items()]
     click.echo(format_table(rows, ["class", "kept"]))

@@ -38,7 +38,9 @@ class ScrapeOptions:
         delay_s: pause between downloads.
         max_requests: stop after this many downloads in one run.
         perceptual_dedup: also drop near-identical images (average hash within 4 bits).
-        fetch: download limits and user agent; its timeout also bounds each results page load.
+        fetch: download limits and user agent.
+        page_timeout_s: how long a results page may take to load before the search engine counts as
+            unreachable (a browser on a busy machine can need seconds for a local page).
         profile: where the results page keeps things.
         driver_path: chromedriver executable.
         browser_path: Chromium executable.
@@ -55,8 +57,11 @@ class ScrapeOptions:
     profile: SelectorProfile = GOOGLE_IMAGES
     driver_path: str = "/usr/bin/chromedriver"
     browser_path: str = "/usr/bin/chromium"
+    page_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
+        if not self.page_timeout_s > 0:
+            raise FerEdgeError(f"--page-timeout must be positive, got {self.page_timeout_s}")
         parsed = urlparse(self.base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise FerEdgeError(f"--base-url must be an http(s) URL such as https://www.google.com, "
@@ -94,7 +99,7 @@ def start_browser(options: ScrapeOptions, profile_dir: str):
         driver = webdriver.Chrome(service=Service(executable_path=options.driver_path), options=chrome)
     except WebDriverException as exc:
         raise FerEdgeError(f"cannot start Chromium through {options.driver_path}: {exc.msg}") from exc
-    driver.set_page_load_timeout(options.fetch.timeout_s)  # --timeout bounds page loads too
+    driver.set_page_load_timeout(options.page_timeout_s)
     return driver
 
 
