@@ -121,6 +121,14 @@ $(EMA_RUN)/heads.keras: | $(VENV)/.demo-installed
 	test -d $(EMA_RUN) || ! test -d docs/ema-experiment/run || { mkdir -p runs && cp -r docs/ema-experiment/run $(EMA_RUN); }
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(EMA_RUN) $(TWO_HEAD) --lr 2e-3 --epochs 32 --seed 42 --ema 0.999 \
 		$$(test -d $(EMA_RUN)/backup && echo --resume)
+# The two-head recipe on sepnet_wide (1.18M parameters, 40M MACs; README, "A wider network"), 48 epochs at about
+# 5 minutes an epoch here: resumes from the checkpoint committed in docs/wide-experiment/run, so it spans sessions.
+# Commit the run folder's backup/, history.csv, options.json and best.keras back there to keep the progress.
+WIDE_RUN := runs/two-head-wide
+$(WIDE_RUN)/heads.keras: | $(VENV)/.demo-installed
+	test -d $(WIDE_RUN) || ! test -d docs/wide-experiment/run || { mkdir -p runs && cp -r docs/wide-experiment/run $(WIDE_RUN); }
+	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(WIDE_RUN) $(subst sepnet_deep,sepnet_wide,$(TWO_HEAD)) --lr 2e-3 \
+		--epochs 48 --seed 42 $$(test -d $(WIDE_RUN)/backup && echo --resume)
 runs/two-head-blend05/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-blend05 $(TWO_HEAD) --lr 5e-4 --epochs 10 --seed 7 \
 		--init-from docs/ferplus-experiment/blend0.5/model.keras

@@ -93,9 +93,10 @@ def crop_face(image_rgb: np.ndarray, box: FaceBox, size: int | tuple[int, int],
     height, width = image_rgb.shape[:2]
     pad_left, pad_top = max(0, -left), max(0, -top)
     pad_right, pad_bottom = max(0, left + side - width), max(0, top + side - height)
-    region = image_rgb[max(0, top):min(height, top + side), max(0, left):min(width, left + side)]
-    if region.size == 0:
+    bottom, right = min(height, top + side), min(width, left + side)
+    if bottom <= max(0, top) or right <= max(0, left):  # (a negative end would slice from the far side)
         raise FerEdgeError(f"face box {box.to_dict()['box']} lies outside the {width}x{height} image")
+    region = image_rgb[max(0, top):bottom, max(0, left):right]
     if pad_left or pad_top or pad_right or pad_bottom:
         region = cv2.copyMakeBorder(region, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)
     out_size = (size, size) if isinstance(size, int) else tuple(size)

@@ -83,6 +83,8 @@ def to_rgb(image: np.ndarray, color: str | None) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise FerEdgeError(f"expected an 8-bit image array (uint8), got {image.dtype}")
+    if image.size == 0:
+        raise FerEdgeError(f"the image array is empty (shape {image.shape})")
     if color == "gray" or image.ndim == 2:
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[..., 0]

@@ -75,6 +75,8 @@ def test_gray_arrays_are_accepted_with_their_colour_order(recognizer, face_photo
     (np.zeros((64, 64, 3), np.float32), "rgb", "8-bit"),
     (np.zeros((64, 64, 5), np.uint8), "rgb", "shape"),
     (np.zeros((4, 64, 64, 3), np.uint8), "rgb", "shape"),
+    (np.zeros((0, 0, 3), np.uint8), "rgb", "empty"),
+    (np.zeros((0, 64), np.uint8), "gray", "empty"),
 ])
 def test_bad_arrays_are_clear_errors(recognizer, array, color, message):
     with pytest.raises(fer_edge.FerEdgeError, match=message):

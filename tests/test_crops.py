@@ -38,7 +38,8 @@ def test_crop_at_the_border_repeats_edge_pixels():
     np.testing.assert_array_equal(crop[10:, 10:], image[0:20, 0:20])
 
 
-@pytest.mark.parametrize("box", [FaceBox(0, 0, 0, 10), FaceBox(500, 500, 10, 10)])
+@pytest.mark.parametrize("box", [FaceBox(0, 0, 0, 10), FaceBox(500, 500, 10, 10), FaceBox(-50, -50, 20, 20),
+                                 FaceBox(-50, 10, 20, 20), FaceBox(10, -50, 20, 20)])
 def test_degenerate_or_outside_boxes(box):
     with pytest.raises(FerEdgeError):
         crop_face(gradient_image(), box, 32)

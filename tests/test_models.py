@@ -53,15 +53,19 @@ def test_registry_errors():
         register_model("paper_cnn")(lambda n, s: None)
 
 
-@pytest.mark.parametrize("name, params, middle_blocks", [("sepnet", 190_199, 0), ("sepnet_deep", 262_391, 2)])
-def test_edge_architectures(name, params, middle_blocks):
+@pytest.mark.parametrize("name, params, middle_blocks, widths", [
+    ("sepnet", 190_199, 0, (64, 128, 256)), ("sepnet_deep", 262_391, 2, (64, 128, 256)),
+    ("sepnet_wide", 1_175_863, 4, (96, 192, 384))])
+def test_edge_architectures(name, params, middle_blocks, widths):
     model = build_model(name, 7, (48, 48, 1))
     assert model.count_params() == params
     assert sum(layer.name.endswith("_add") and "middle" in layer.name for layer in model.layers) == middle_blocks
     shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
-    assert shapes["block2_out"] == (6, 6, 128) and shapes["block3_out"] == (3, 3, 256)
+    assert shapes["block2_out"] == (6, 6, widths[1]) and shapes["block3_out"] == (3, 3, widths[2])
     if middle_blocks:
-        assert shapes["block2_middle2_out"] == (6, 6, 128)
+        assert shapes["block2_middle2_out"] == (6, 6, widths[1])
+    if middle_blocks == 4:
+        assert shapes["block3_middle2_out"] == (3, 3, widths[2])
     probabilities = model.predict(np.random.default_rng(0).random((2, 48, 48, 1), np.float32), verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
