@@ -151,6 +151,32 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith(".")
 
 
+def _visible_files(folder: Path) -> list[Path]:
+    """Every visible regular file below `folder` (hidden files and folders skipped), sorted."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def expand_image_paths(paths: list[str | Path]) -> list[Path]:
+    """Image arguments as files: a file stays as it is, a folder becomes every visible file below it.
+
+    As with ImageFolder trees, the decoder and not the suffix decides later which files are images.
+
+    Raises:
+        DatasetError: a folder holds no visible file.
+    """
+    expanded: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            expanded.append(path)
+            continue
+        found = _visible_files(path)
+        if not found:
+            raise DatasetError(f"{path} holds no files: pass image files, or a folder with images in it")
+        expanded.extend(found)
+    return expanded
+
+
 def scan_image_folder(root: str | Path) -> ImageFolder:
     """List the candidate image files of `root/<class>/*` without decoding them.
 

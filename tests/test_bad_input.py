@@ -7,6 +7,7 @@ existed before is unchanged. The README's Reliability section counts these cases
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import struct
@@ -148,6 +149,26 @@ def test_predict_on_the_whole_corpus_at_once_keeps_going(corpus, tmp_path):
     assert '"label"' in result.stdout  # the real face after them all was still recognized
     assert len(list((tmp_path / "annotated").iterdir())) == sum(readable.values()) + 1
     assert snapshot(folder) == before
+
+
+def test_predict_on_a_folder_reads_every_file_below_it(corpus, tmp_path):
+    folder, readable = corpus
+    nested = tmp_path / "photos" / "kiosk"
+    nested.mkdir(parents=True)
+    (nested / "face.jpg").write_bytes(FACE_PHOTO.read_bytes())
+    (tmp_path / "photos" / ".hidden.jpg").write_bytes(b"not read")
+    files = {name: ok for name, ok in readable.items()  # a folder's walk passes over what is not a file
+             if name not in ("folder.jpg", "fifo.jpg", "dangling_link.jpg")}
+    result = fer_edge("predict", str(folder), str(tmp_path / "photos"), "--json")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(errors) == sum(not ok for ok in files.values()) > 0
+    results = json.loads(result.stdout)
+    assert set(results) == {str(folder / name) for name in files} | {str(nested / "face.jpg")}
+    assert results[str(nested / "face.jpg")]["faces"][0]["label"]
+    (tmp_path / "empty" / ".cache").mkdir(parents=True)
+    result = fer_edge("predict", str(tmp_path / "empty"))
+    assert result.returncode == 1 and result.stderr.startswith(f"Error: {tmp_path / 'empty'} holds no files")
 
 
 @pytest.fixture(scope="module")

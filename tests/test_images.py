@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from conftest import write_broken_files
 from fer_edge.errors import DatasetError, ImageDecodeError
-from fer_edge.images import decode_image, read_image, scan_image_folder
+from fer_edge.images import decode_image, expand_image_paths, read_image, scan_image_folder
 
 RGB = np.zeros((4, 6, 3), np.uint8)
 RGB[..., 0] = 200  # red channel
@@ -192,3 +193,15 @@ def test_reduction_only_for_jpeg_and_the_limit_counts_decoded_pixels(tmp_path):
         decode_image_scaled(_png_declaring(8000, 6000), "x.png")  # PNG decodes at full size only
     with pytest.raises(ImageDecodeError, match="60000x60000 pixels is over the limit"):
         decode_image_scaled(jpeg_declaring(60000, 60000), "x.jpg")  # 3.6 GP: 56 MP even at 1/8
+
+
+def test_folders_expand_to_every_visible_file_below_them(tmp_path):
+    for name in ("b.jpg", "a/c.png", "a/notes.txt", ".hidden.jpg", ".cache/d.jpg"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    single = tmp_path / "b.jpg"
+    assert expand_image_paths([single, tmp_path]) == [single, tmp_path / "a/c.png", tmp_path / "a/notes.txt", single]
+    assert expand_image_paths(["missing.jpg"]) == [Path("missing.jpg")]  # reported later, per file
+    (tmp_path / "empty" / ".cache").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="holds no files"):
+        expand_image_paths([tmp_path / "empty"])

@@ -49,12 +49,15 @@ def build_recognizer(model, threads, delegate, require_delegate, tta, detector, 
 def predict(images, model, threads, delegate, require_delegate, tta, detector, as_json, annotate_dir, **detection):
     """Every face in every image, with its box and the probability of each expression.
 
-    Unreadable images are reported and skipped; the exit status is 1 if any failed.
-    Use `--detector none` for images that are already face crops.
+    A folder stands for every file below it. Unreadable images are reported and skipped; the exit
+    status is 1 if any failed. Use `--detector none` for images that are already face crops.
 
-    Example: fer-edge predict kiosk.jpg group.png --json
+    Example: fer-edge predict kiosk.jpg group.png photos/ --json
     """
     from fer_edge.files import ensure_folder, output_paths
+    from fer_edge.images import expand_image_paths
+
+    images = expand_image_paths(images)
 
     if annotate_dir is not None:
         ensure_folder(annotate_dir)  # an unwritable folder fails before any work
