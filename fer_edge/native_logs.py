@@ -10,14 +10,18 @@ from collections.abc import Iterator
 
 logger = logging.getLogger(__name__)
 
-TENSORFLOW_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
-"""TensorFlow's C++ logs: errors only; oneDNN off (its notice, and run-to-run float noise)."""
+NATIVE_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "OPENCV_LOG_LEVEL": "ERROR"}
+"""TensorFlow's C++ logs: errors only; oneDNN off (its notice, and run-to-run float noise); OpenCV's
+warnings off (a camera that cannot be opened is reported by fer-edge's own error, not by FFmpeg's WARN line)."""
 
 
-def quiet_tensorflow() -> None:
-    """Ask TensorFlow (imported later) to log errors only; settings the user made are kept."""
-    for name, value in TENSORFLOW_QUIET.items():
+def quiet_native_libraries() -> None:
+    """Ask TensorFlow and OpenCV (imported later) to log errors only; settings the user made are kept."""
+    for name, value in NATIVE_QUIET.items():
         os.environ.setdefault(name, value)
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None and os.environ["OPENCV_LOG_LEVEL"] == "ERROR":  # already imported: it read the variable
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 @contextlib.contextmanager

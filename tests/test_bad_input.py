@@ -235,6 +235,7 @@ def test_run_on_a_bad_source(kind, tmp_path):
     result = fer_edge("run", "--source", source, "--jsonl", str(tmp_path / "events.jsonl"), "--read-timeout", "2",
                       "--reconnect-budget", "2")
     assert_clean(result, False)
+    assert "[ WARN" not in result.stderr, result.stderr  # OpenCV's own log lines stay out of normal runs
 
 
 def bad_models(folder: Path) -> dict[str, Path]:

@@ -9,7 +9,7 @@ import click
 from fer_edge import __version__
 from fer_edge.cli import bench, device, faces, scrape, workstation
 from fer_edge.errors import FerEdgeError
-from fer_edge.native_logs import quiet_tensorflow
+from fer_edge.native_logs import quiet_native_libraries
 
 
 class FerEdgeGroup(click.Group):
@@ -30,7 +30,7 @@ def cli(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if verbose < 2:
-        quiet_tensorflow()  # before any command imports TensorFlow
+        quiet_native_libraries()  # before any command imports TensorFlow
         for name in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
             logging.getLogger(name).setLevel(max(level, logging.ERROR))
 
