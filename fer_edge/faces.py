@@ -141,11 +141,13 @@ def filter_faces(faces: list[FaceBox], options: DetectorOptions) -> list[FaceBox
 
 
 def check_image(image_rgb: np.ndarray) -> None:
-    """Raise a clear error unless `image_rgb` is an (H, W, 3) uint8 array."""
+    """Raise a clear error unless `image_rgb` is a non-empty (H, W, 3) uint8 array."""
     if not isinstance(image_rgb, np.ndarray) or image_rgb.ndim != 3 or image_rgb.shape[2] != 3 \
             or image_rgb.dtype != np.uint8:
         shape = getattr(image_rgb, "shape", None)
         raise FerEdgeError(f"detectors take an RGB uint8 image (H, W, 3), got {shape}")
+    if image_rgb.size == 0:
+        raise FerEdgeError(f"detectors take a non-empty image, got shape {image_rgb.shape}")
 
 
 class WholeImageDetector:

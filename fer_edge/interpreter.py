@@ -170,9 +170,18 @@ class TFLiteClassifier:
         return self._interpreter.get_tensor(self.output.index)
 
     def predict_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        """Probabilities (N, classes) for uint8 model pixels (N, H, W, C) from `to_model_pixels`."""
+        """Probabilities (N, classes) for uint8 model pixels (N, H, W, C) from `to_model_pixels`.
+
+        Raises:
+            FerEdgeError: pixels of another shape or type (floats are not pixels: normalization is the model's).
+        """
+        pixels = np.asarray(pixels)
         if pixels.ndim != 4 or pixels.shape[1:] != self.metadata.preprocessing.input_shape:
             raise FerEdgeError(f"expected pixels (N, {self.metadata.preprocessing.input_shape}), got {pixels.shape}")
+        if pixels.dtype != np.uint8:
+            raise FerEdgeError(f"expected uint8 model pixels (see to_model_pixels), got {pixels.dtype}")
+        if len(pixels) == 0:
+            return np.zeros((0, len(self.metadata.labels)), np.float32)
         inputs = normalize(pixels, self.metadata.preprocessing)
         if self.input.quantized:
             inputs = quantize(inputs, self.input)

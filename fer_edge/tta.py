@@ -27,6 +27,9 @@ class MirrorAveraged:
 
     def predict_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Mean of the probabilities of `pixels` (N, H, W, C) and of their left-right mirror images."""
+        pixels = np.asarray(pixels)
+        if pixels.ndim != 4:
+            raise FerEdgeError(f"expected pixels (N, H, W, C), got shape {pixels.shape}")
         count = len(pixels)
         both = np.concatenate([pixels, pixels[:, :, ::-1]])
         probabilities = np.asarray(self.classifier.predict_pixels(both), dtype=np.float32)

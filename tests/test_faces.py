@@ -44,6 +44,8 @@ def test_detectors_reject_wrong_input(name):
         detector.detect(np.zeros((10, 10), np.uint8))
     with pytest.raises(FerEdgeError, match="RGB uint8"):
         detector.detect(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(FerEdgeError, match="non-empty image, got shape \\(0, 10, 3\\)"):
+        detector.detect(np.zeros((0, 10, 3), np.uint8))
 
 
 def test_unknown_detector():

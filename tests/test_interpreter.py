@@ -46,6 +46,20 @@ def test_wrong_pixel_shape(converted):
         classifier.predict_pixels(np.zeros((1, 64, 64, 3), np.uint8))
 
 
+@pytest.mark.parametrize("tta", ["none", "mirror"])
+def test_shipped_classifier_on_odd_pixel_batches(tta):
+    from fer_edge.model_files import load_classifier
+
+    classifier = load_classifier("default", tta=tta)
+    assert classifier.predict_pixels(np.zeros((0, 48, 48, 1), np.uint8)).shape == (0, 8)  # no faces, no rows
+    for floats in (np.full((1, 48, 48, 1), np.nan, np.float32), np.full((1, 48, 48, 1), 0.5),
+                   np.full((1, 48, 48, 1), 128).tolist()):
+        with pytest.raises(FerEdgeError, match="expected uint8 model pixels"):  # not silently quantized
+            classifier.predict_pixels(floats)
+    with pytest.raises(FerEdgeError, match="expected pixels"):
+        classifier.predict_pixels(np.zeros((48, 48), np.uint8))
+
+
 def plain_tflite(input_shape=(8, 8, 3)) -> bytes:
     """A TFLite model with no fer-edge metadata: mean colour -> 2-class softmax."""
     import tensorflow as tf
