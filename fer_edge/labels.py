@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fer_edge.errors import FerEdgeError
+
 ALIASES = {
     "angry": "anger",
     "happy": "happiness",
@@ -15,6 +17,12 @@ ALIASES = {
 
 
 def canonical_label(name: str) -> str:
-    """The FER+ spelling of an expression name (`angry` -> `anger`); unknown names lower-cased as they are."""
+    """The FER+ spelling of an expression name (`angry` -> `anger`); unknown names lower-cased as they are.
+
+    Raises:
+        FerEdgeError: `name` is not a string.
+    """
+    if not isinstance(name, str):
+        raise FerEdgeError(f"an expression label is a string, got {type(name).__name__}")
     key = name.strip().lower()
     return ALIASES.get(key, key)

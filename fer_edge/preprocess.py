@@ -70,6 +70,10 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import cv2
 
     height, width = size
+    if image.size == 0:
+        raise FerEdgeError(f"cannot resize an empty image (shape {image.shape})")
+    if height < 1 or width < 1:
+        raise FerEdgeError(f"an image cannot be resized to {width}x{height}: both sides must be at least 1")
     if image.shape[:2] == (height, width):
         return image
     shrinking = image.shape[0] > height or image.shape[1] > width

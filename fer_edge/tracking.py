@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from fer_edge.errors import FerEdgeError
 from fer_edge.recognizer import FaceResult
 from fer_edge.results import ClassProbabilities
 
@@ -38,6 +40,14 @@ class SmoothingTracker:
     max_missed_s: float = 0.0
     _tracks: list = field(default_factory=list)
     _next_id: int = 0
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.max_missed < 0:
+            raise FerEdgeError(f"smoothing window must be at least 1 and max_missed at least 0, "
+                               f"got {self.window} and {self.max_missed}")
+        if not 0.0 <= self.min_iou <= 1.0 or not 0.0 <= self.max_missed_s < math.inf:
+            raise FerEdgeError(f"min_iou must be within [0, 1] and max_missed_s a finite number of seconds >= 0, "
+                               f"got {self.min_iou} and {self.max_missed_s}")
 
     def update(self, faces: list[FaceResult], now: float = 0.0) -> list[tuple[int, FaceResult]]:
         """(track id, smoothed face) for each face of the new frame, seen at time `now` (seconds)."""

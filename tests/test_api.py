@@ -130,3 +130,5 @@ def test_a_custom_loop_follows_faces_and_reports_visitor_sessions(visitors_video
 def test_labels_of_any_spelling_compare_alike(recognizer):
     assert fer_edge.canonical_label("happy") == fer_edge.canonical_label("Happiness") == "happiness"
     assert {fer_edge.canonical_label(label) for label in recognizer.labels} >= {"happiness", "anger", "sadness"}
+    with pytest.raises(fer_edge.FerEdgeError, match="label is a string, got NoneType"):
+        fer_edge.canonical_label(None)

@@ -85,3 +85,8 @@ def test_non_finite_boxes_are_errors_and_detectors_drop_them():
     good = FaceBox(0, 0, 40, 40, score=0.9)
     faces = [FaceBox(0, 0, float("inf"), 40, score=0.9), good, FaceBox(0, 0, 40, 40, score=float("nan"))]
     assert filter_faces(faces, DetectorOptions()) == [good]
+
+
+def test_a_zero_output_size_is_a_clear_error():
+    with pytest.raises(FerEdgeError, match="cannot be resized to 0x0"):
+        crop_face(gradient_image(), FaceBox(10, 10, 20, 20), 0)

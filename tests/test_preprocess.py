@@ -58,3 +58,13 @@ def test_dict_round_trip_and_unknown_keys():
     assert Preprocessing.from_dict(prep.to_dict()) == prep
     with pytest.raises(FerEdgeError, match="invalid preprocessing"):
         Preprocessing.from_dict({**prep.to_dict(), "mean": 0.5})
+
+
+def test_empty_faces_and_empty_sizes_are_clear_errors():
+    prep = Preprocessing((48, 48), "grayscale")
+    with pytest.raises(FerEdgeError, match=r"cannot resize an empty image \(shape \(0, 5, 3\)\)"):
+        to_model_pixels(np.zeros((0, 5, 3), np.uint8), prep)
+    from fer_edge.preprocess import resize_rgb
+
+    with pytest.raises(FerEdgeError, match="cannot be resized to 0x48"):
+        resize_rgb(np.zeros((10, 10, 3), np.uint8), (48, 0))
