@@ -160,20 +160,12 @@ def _visible_files(folder: Path) -> list[Path]:
 def expand_image_paths(paths: list[str | Path]) -> list[Path]:
     """Image arguments as files: a file stays as it is, a folder becomes every visible file below it.
 
-    As with ImageFolder trees, the decoder and not the suffix decides later which files are images.
-
-    Raises:
-        DatasetError: a folder holds no visible file.
+    As with ImageFolder trees, the decoder and not the suffix decides later which files are images;
+    a folder with no visible file stays as it is, for the reader to report like any unreadable input.
     """
     expanded: list[Path] = []
     for path in map(Path, paths):
-        if not path.is_dir():
-            expanded.append(path)
-            continue
-        found = _visible_files(path)
-        if not found:
-            raise DatasetError(f"{path} holds no files: pass image files, or a folder with images in it")
-        expanded.extend(found)
+        expanded.extend((_visible_files(path) or [path]) if path.is_dir() else [path])
     return expanded
 
 

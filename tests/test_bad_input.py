@@ -167,8 +167,9 @@ def test_predict_on_a_folder_reads_every_file_below_it(corpus, tmp_path):
     assert set(results) == {str(folder / name) for name in files} | {str(nested / "face.jpg")}
     assert results[str(nested / "face.jpg")]["faces"][0]["label"]
     (tmp_path / "empty" / ".cache").mkdir(parents=True)
-    result = fer_edge("predict", str(tmp_path / "empty"))
-    assert result.returncode == 1 and result.stderr.startswith(f"Error: {tmp_path / 'empty'} holds no files")
+    result = fer_edge("predict", str(tmp_path / "empty"), str(FACE_PHOTO), "--json")
+    assert result.returncode == 1 and result.stderr.startswith(f"Error: {tmp_path / 'empty'}: a folder with no files")
+    assert json.loads(result.stdout)[str(FACE_PHOTO)]["faces"]  # the rest goes on
 
 
 @pytest.fixture(scope="module")

@@ -203,5 +203,4 @@ def test_folders_expand_to_every_visible_file_below_them(tmp_path):
     assert expand_image_paths([single, tmp_path]) == [single, tmp_path / "a/c.png", tmp_path / "a/notes.txt", single]
     assert expand_image_paths(["missing.jpg"]) == [Path("missing.jpg")]  # reported later, per file
     (tmp_path / "empty" / ".cache").mkdir(parents=True)
-    with pytest.raises(DatasetError, match="holds no files"):
-        expand_image_paths([tmp_path / "empty"])
+    assert expand_image_paths([tmp_path / "empty", single]) == [tmp_path / "empty", single]  # reported by the reader

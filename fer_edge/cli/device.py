@@ -79,6 +79,8 @@ def predict(images, model, threads, delegate, require_delegate, tta, detector, a
 def _predict_one(recognizer, image: Path, annotated: Path | None) -> dict:
     from fer_edge.images import read_image_scaled
 
+    if image.is_dir():  # what expand_image_paths leaves of a folder with no files
+        raise ImageDecodeError(f"{image}: a folder with no files in it")
     frame, factor = read_image_scaled(image)
     faces = recognizer.recognize_rgb(frame)
     if annotated is not None:  # drawn on the frame as decoded (reduced for a very large JPEG)
