@@ -172,8 +172,8 @@ def expand_image_paths(paths: list[str | Path]) -> list[Path]:
 def scan_image_folder(root: str | Path) -> ImageFolder:
     """List the candidate image files of `root/<class>/*` without decoding them.
 
-    Every visible regular file is a candidate: the decoder, not the suffix, decides
-    whether it is an image (a WebP named .jpg is still read).
+    Every visible regular file is a candidate (files in hidden folders such as `.ipynb_checkpoints`
+    are not): the decoder, not the suffix, decides whether it is an image (a WebP named .jpg is still read).
 
     Raises:
         DatasetError: `root` is missing or holds no class folders.
@@ -186,6 +186,5 @@ def scan_image_folder(root: str | Path) -> ImageFolder:
         raise DatasetError(f"{root} has no class folders; expected {root}/<class>/<image files>")
     files = []
     for index, class_dir in enumerate(class_dirs):
-        found = sorted(p for p in class_dir.rglob("*") if p.is_file() and _visible(p))
-        files.extend((path, index) for path in found)
+        files.extend((path, index) for path in _visible_files(class_dir))
     return ImageFolder(root, tuple(p.name for p in class_dirs), tuple(files))

@@ -87,6 +87,8 @@ def test_scan_lists_classes_sorted_and_skips_hidden(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "a.png").write_bytes(b"x")
     (tmp_path / "alpha" / ".DS_Store").write_bytes(b"x")
+    (tmp_path / "alpha" / ".ipynb_checkpoints").mkdir()  # a hidden folder inside a class: none of its files
+    (tmp_path / "alpha" / ".ipynb_checkpoints" / "a-checkpoint.png").write_bytes(b"x")
     (tmp_path / ".cache").mkdir()
     folder = scan_image_folder(tmp_path)
     assert folder.classes == ("alpha", "zeta")
