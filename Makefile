@@ -121,8 +121,9 @@ $(EMA_RUN)/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(EMA_RUN) $(TWO_HEAD) --lr 2e-3 --epochs 32 --seed 42 --ema 0.999 \
 		$$(test -d $(EMA_RUN)/backup && echo --resume)
 # The two-head recipe on sepnet_wide (1.18M parameters, 40M MACs; README, "A wider network"), 48 epochs at about
-# 5 minutes an epoch here: resumes from the checkpoint committed in docs/wide-experiment/run, so it spans sessions.
-# Commit the run folder's backup/, history.csv, options.json and best.keras back there to keep the progress.
+# 4 minutes an epoch here (about 3.3 hours; the measured run's heads, history and options are in
+# docs/wide-experiment/final). An interrupted run resumes from its backup/; a docs/wide-experiment/run checkpoint,
+# when one is committed, is copied in first, so a run can span sessions.
 WIDE_RUN := runs/two-head-wide
 $(WIDE_RUN)/heads.keras: | $(VENV)/.demo-installed
 	test -d $(WIDE_RUN) || ! test -d docs/wide-experiment/run || { mkdir -p runs && cp -r docs/wide-experiment/run $(WIDE_RUN); }

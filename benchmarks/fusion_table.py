@@ -1,0 +1,69 @@
+"""Every subset of two-head models, fused under each goal, with and without mirror TTA: one table of what sets can reach.
+
+Scores each model's heads once on FER+ `valid` and FER2013 `val`, then runs `fer-edge fuse-heads`'s
+choice (one shared aux weight, per-class bias for the recalls) for every subset and setting.
+Figures are float Keras, chosen and scored on the same faces (optimistic; see fusion_holdout.py).
+
+    .venv/bin/python benchmarks/fusion_table.py wide=runs/two-head-wide/heads.keras \\
+        e48=docs/accurate-model/candidate-e48/heads.keras def=docs/default-model/two-head/heads.keras \\
+        --json docs/wide-experiment/fusion-table.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fer_edge.train.fuse import head_scores, load_members
+from fer_edge.train.heads import FusionGoal, HeadScores, choose_fusion, class_mapping
+
+GOALS = (FusionGoal(0.64, 0.325), FusionGoal(0.636, 0.30))
+
+
+def members_scores(scores: dict[str, HeadScores], names: tuple[str, ...], views: int) -> HeadScores:
+    """The scores of the models `names` as one ensemble, with their first `views` TTA views."""
+    chosen = [scores[name] for name in names]
+    return HeadScores(tuple(view for s in chosen for view in s.views[:views]), chosen[0].labels, len(chosen))
+
+
+def table(primary: dict, aux: dict, mapping: np.ndarray) -> list[dict]:
+    """One row per subset, TTA and goal: the chosen fusion and its accuracies."""
+    rows = []
+    for size in range(1, len(primary) + 1):
+        for names in itertools.combinations(primary, size):
+            for views, tta in ((1, "none"), (2, "mirror")):
+                for goal in GOALS:
+                    p, a = members_scores(primary, names, views), members_scores(aux, names, views)
+                    fusion, sweep = choose_fusion(p, a, mapping, goal, np.linspace(0.0, 1.0, 21))
+                    row = next(r for r in sweep if r["fusion"] == fusion.to_dict())
+                    rows.append({"members": list(names), "tta": tta, "goal": vars(goal), **row})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("heads", nargs="+", help="NAME=PATH of a heads.keras")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/ferplus/valid"))
+    parser.add_argument("--aux-data", type=Path, default=Path("../shared/data/fer2013/val"))
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    named = dict(item.split("=", 1) for item in args.heads)
+    members, metadata, aux_labels = load_members([Path(path) for path in named.values()])
+    mapping = class_mapping(aux_labels, metadata[0].labels)
+    primary = {name: head_scores([m], metadata[0], args.data, "mirror") for name, m in zip(named, members)}
+    aux = {name: head_scores([m], metadata[0], args.aux_data, "mirror") for name, m in zip(named, members)}
+    rows = table(primary, aux, mapping)
+    for row in rows:
+        print(f"{'+'.join(row['members']):16s} {row['tta']:6s} goal {row['goal']['aux_min_accuracy']:.3f}/"
+              f"{row['goal']['aux_min_recall']:.3f}  FER+ {row['primary_accuracy']:.4f}  FER2013 {row['aux_accuracy']:.4f}"
+              f"  meets {row['meets_goal']}  w {row['fusion']['aux_weight']:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({"heads": named, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

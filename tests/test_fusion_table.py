@@ -1,0 +1,55 @@
+"""benchmarks/fusion_table.py: every subset of two-head models fused under each goal, on hand-made scores."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_edge.train.heads import HeadScores
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fusion_table.py"
+
+
+@pytest.fixture(scope="module")
+def fusion_table():
+    spec = importlib.util.spec_from_file_location("fusion_table", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_hot_logits(labels: np.ndarray, classes: int, scale: float = 5.0) -> np.ndarray:
+    return np.eye(classes)[labels] * scale
+
+
+def scores(labels: np.ndarray, right: bool) -> HeadScores:
+    """One model, two views; both heads answer `labels` (right) or the next class (wrong)."""
+    answer = labels if right else (labels + 1) % 2
+    view = (one_hot_logits(answer, 2), one_hot_logits(answer, 2))
+    return HeadScores((view, (view[0] * 0.5, view[1] * 0.5)), labels)
+
+
+def test_members_scores_takes_each_members_first_views_member_major(fusion_table):
+    labels = np.array([0, 1, 1, 0])
+    good, bad = scores(labels, True), scores(labels, False)
+    both = fusion_table.members_scores({"good": good, "bad": bad}, ("good", "bad"), views=1)
+    assert both.members == 2 and len(both.views) == 2
+    assert both.views[0] is good.views[0] and both.views[1] is bad.views[0]
+    mirrored = fusion_table.members_scores({"good": good, "bad": bad}, ("bad",), views=2)
+    assert mirrored.views == bad.views and mirrored.members == 1
+
+
+def test_table_has_a_row_per_subset_tta_and_goal_with_real_accuracies(fusion_table):
+    labels = np.array([0, 1, 1, 0, 1, 0])
+    primary = {"good": scores(labels, True), "bad": scores(labels, False)}
+    aux = {"good": scores(labels, True), "bad": scores(labels, False)}
+    rows = fusion_table.table(primary, aux, np.eye(2))
+    assert len(rows) == 3 * 2 * len(fusion_table.GOALS)  # {good}, {bad}, {good, bad}
+    good = [row for row in rows if row["members"] == ["good"]]
+    assert all(row["primary_accuracy"] == 1.0 and row["aux_accuracy"] == 1.0 and row["meets_goal"] for row in good)
+    bad = [row for row in rows if row["members"] == ["bad"]]
+    assert all(row["primary_accuracy"] == 0.0 and not row["meets_goal"] for row in bad)
+    assert {row["tta"] for row in rows} == {"none", "mirror"}
