@@ -1,6 +1,6 @@
 """Every subset of two-head models, fused under each goal, with and without mirror TTA: one table of what sets can reach.
 
-Scores each model's heads once on FER+ `valid` and FER2013 `val`, then runs `fer-edge fuse-heads`'s
+Reads FER+ `valid` and FER2013 `val` once and scores every model's heads on them, then runs `fer-edge fuse-heads`'s
 choice (one shared aux weight, per-class bias for the recalls) for every subset and setting.
 Figures are float Keras, chosen and scored on the same faces (optimistic; see fusion_holdout.py).
 
@@ -30,14 +30,21 @@ def members_scores(scores: dict[str, HeadScores], names: tuple[str, ...], views:
     return HeadScores(tuple(view for s in chosen for view in s.views[:views]), chosen[0].labels, len(chosen))
 
 
+def per_member(scores: HeadScores, names: list[str]) -> dict[str, HeadScores]:
+    """An ensemble's scores (member-major views) as one HeadScores per member, by name."""
+    views = len(scores.views) // scores.members
+    return {name: HeadScores(scores.views[i * views:(i + 1) * views], scores.labels)
+            for i, name in enumerate(names)}
+
+
 def table(primary: dict, aux: dict, mapping: np.ndarray) -> list[dict]:
     """One row per subset, TTA and goal: the chosen fusion and its accuracies."""
     rows = []
     for size in range(1, len(primary) + 1):
         for names in itertools.combinations(primary, size):
             for views, tta in ((1, "none"), (2, "mirror")):
+                p, a = members_scores(primary, names, views), members_scores(aux, names, views)
                 for goal in GOALS:
-                    p, a = members_scores(primary, names, views), members_scores(aux, names, views)
                     fusion, sweep = choose_fusion(p, a, mapping, goal, np.linspace(0.0, 1.0, 21))
                     row = next(r for r in sweep if r["fusion"] == fusion.to_dict())
                     rows.append({"members": list(names), "tta": tta, "goal": vars(goal), **row})
@@ -54,8 +61,8 @@ def main() -> None:
     named = dict(item.split("=", 1) for item in args.heads)
     members, metadata, aux_labels = load_members([Path(path) for path in named.values()])
     mapping = class_mapping(aux_labels, metadata[0].labels)
-    primary = {name: head_scores([m], metadata[0], args.data, "mirror") for name, m in zip(named, members)}
-    aux = {name: head_scores([m], metadata[0], args.aux_data, "mirror") for name, m in zip(named, members)}
+    primary, aux = (per_member(head_scores(members, metadata[0], folder, "mirror"), list(named))
+                    for folder in (args.data, args.aux_data))
     rows = table(primary, aux, mapping)
     for row in rows:
         print(f"{'+'.join(row['members']):16s} {row['tta']:6s} goal {row['goal']['aux_min_accuracy']:.3f}/"

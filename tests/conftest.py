@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -41,6 +42,15 @@ def pytest_collection_modifyitems(config, items):
 
 needs_fer2013 = pytest.mark.skipif(not FER2013.is_dir(), reason="../shared/data/fer2013 is absent")
 needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is absent")
+
+
+def load_benchmark(name: str):
+    """The module of benchmarks/NAME.py (scripts, not a package), for testing its functions."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from conftest import load_benchmark
 from fer_edge.train.heads import HeadScores
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fusion_table.py"
 
 
 @pytest.fixture(scope="module")
 def fusion_table():
-    spec = importlib.util.spec_from_file_location("fusion_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("fusion_table")
 
 
 def one_hot_logits(labels: np.ndarray, classes: int, scale: float = 5.0) -> np.ndarray:
@@ -53,3 +46,13 @@ def test_table_has_a_row_per_subset_tta_and_goal_with_real_accuracies(fusion_tab
     bad = [row for row in rows if row["members"] == ["bad"]]
     assert all(row["primary_accuracy"] == 0.0 and not row["meets_goal"] for row in bad)
     assert {row["tta"] for row in rows} == {"none", "mirror"}
+
+
+def test_per_member_splits_an_ensembles_views_back_into_its_members(fusion_table):
+    labels = np.array([0, 1, 1, 0])
+    good, bad = scores(labels, True), scores(labels, False)
+    ensemble = HeadScores(good.views + bad.views, labels, members=2)
+    split = fusion_table.per_member(ensemble, ["good", "bad"])
+    assert list(split) == ["good", "bad"]
+    assert split["good"].views == good.views and split["bad"].views == bad.views
+    assert split["bad"].members == 1 and split["bad"].labels is labels
