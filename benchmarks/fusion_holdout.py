@@ -1,12 +1,14 @@
-"""Does a fusion chosen on some faces hold on others? Shared against per-member aux weights, on held-out halves.
+"""Does a fusion chosen on some faces hold on others? Logit against probability space, shared against per-member
+aux weights, on held-out halves.
 
 `fer-edge fuse-heads` chooses the fusion on FER+ `valid` and FER2013 `val` and is reported on the
 same faces, so its figures are optimistic; more free parameters (one weight per member) are more
 so. This splits both sets into random halves, chooses each way on one half and scores the other,
 for each seed and both halves.
 
-    .venv/bin/python benchmarks/fusion_holdout.py runs/two-head-s42-e48/heads.keras \\
-        runs/two-head-blend05/heads.keras runs/default-heads.keras --json docs/accurate-model/fusion-holdout.json
+    .venv/bin/python benchmarks/fusion_holdout.py docs/wide-experiment/final/heads.keras \\
+        docs/default-model/two-head/heads.keras --aux-min-accuracy 0.64 --aux-min-recall 0.325 \\
+        --json docs/accurate-model/fusion-holdout-spaces.json
 """
 
 from __future__ import annotations
@@ -35,21 +37,28 @@ def score(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, fusion) -> 
             "aux_accuracy": float((predicted == aux.labels).mean()), "aux_min_recall": min(recalls)}
 
 
-def holdout(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goal: FusionGoal, seed: int) -> list[dict]:
-    """Both ways of choosing, fitted on each half and scored on the other."""
+WAYS = {"logit": ("logit", False), "probability": ("probability", False),
+        "logit_per_member": ("logit", True), "probability_per_member": ("probability", True)}
+"""Ways of choosing a fusion: (space, one aux weight per member)."""
+
+
+def holdout(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goal: FusionGoal, seed: int,
+            ways: list[str]) -> list[dict]:
+    """Each way of choosing (`WAYS`), fitted on each half and scored on the other."""
     rng = np.random.default_rng(seed)
     p, a = rng.permutation(len(primary.labels)), rng.permutation(len(aux.labels))
     halves = [(p[: len(p) // 2], a[: len(a) // 2]), (p[len(p) // 2:], a[len(a) // 2:])]
     rows = []
     for fit in (0, 1):
         (p_fit, a_fit), (p_test, a_test) = halves[fit], halves[1 - fit]
-        for per_member in (False, True):
-            weights = np.linspace(0, 1, 11 if per_member else 21)
+        for way in ways:
+            space, per_member = WAYS[way]
+            weights = np.linspace(0, 1, 11 if per_member else 41)
             fusion, sweep = choose_fusion(subset(primary, p_fit), subset(aux, a_fit), mapping, goal, weights,
-                                          per_member)
+                                          per_member, space)
             fitted = next(row for row in sweep if row["fusion"] == fusion.to_dict())
             held = score(subset(primary, p_test), subset(aux, a_test), mapping, fusion)
-            rows.append({"seed": seed, "fit_half": fit, "per_member": per_member, "fusion": fusion.to_dict(),
+            rows.append({"seed": seed, "fit_half": fit, "way": way, "fusion": fusion.to_dict(),
                          "fit": {k: fitted[k] for k in ("primary_accuracy", "aux_accuracy", "aux_min_recall")},
                          "held_out": held})
     return rows
@@ -63,18 +72,24 @@ def main() -> None:
     parser.add_argument("--aux-min-accuracy", type=float, default=0.636)
     parser.add_argument("--aux-min-recall", type=float, default=0.30)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--ways", default="logit,probability",
+                        help=f"comma-separated ways of choosing, of {list(WAYS)}")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     members, metadata, aux_labels = load_members(args.heads)
     mapping = class_mapping(aux_labels, metadata[0].labels)
     primary, aux = (head_scores(members, metadata[0], folder, "mirror") for folder in (args.data, args.aux_data))
     goal = FusionGoal(args.aux_min_accuracy, args.aux_min_recall)
-    rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed)]
+    ways = args.ways.split(",")
+    unknown = [way for way in ways if way not in WAYS]
+    if unknown:
+        parser.error(f"unknown ways {unknown}; choose from {list(WAYS)}")
+    rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed, ways)]
     summary = {}
-    for per_member in (False, True):
-        held = [row["held_out"] for row in rows if row["per_member"] == per_member]
-        summary["per_member" if per_member else "shared"] = {
-            key: float(np.mean([h[key] for h in held])) for key in ("primary_accuracy", "aux_accuracy")}
+    for way in ways:
+        held = [row["held_out"] for row in rows if row["way"] == way]
+        summary[way] = {key: float(np.mean([h[key] for h in held]))
+                        for key in ("primary_accuracy", "aux_accuracy", "aux_min_recall")}
     result = {"heads": [str(h) for h in args.heads], "goal": vars(goal), "summary_held_out": summary, "runs": rows}
     print(json.dumps(summary, indent=2))
     if args.json:

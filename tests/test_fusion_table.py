@@ -40,12 +40,14 @@ def test_table_has_a_row_per_subset_tta_and_goal_with_real_accuracies(fusion_tab
     primary = {"good": scores(labels, True), "bad": scores(labels, False)}
     aux = {"good": scores(labels, True), "bad": scores(labels, False)}
     rows = fusion_table.table(primary, aux, np.eye(2))
-    assert len(rows) == 3 * 2 * len(fusion_table.GOALS)  # {good}, {bad}, {good, bad}
+    assert len(rows) == 3 * 2 * len(fusion_table.GOALS) * 2  # {good}, {bad}, {good, bad}; two spaces
     good = [row for row in rows if row["members"] == ["good"]]
     assert all(row["primary_accuracy"] == 1.0 and row["aux_accuracy"] == 1.0 and row["meets_goal"] for row in good)
     bad = [row for row in rows if row["members"] == ["bad"]]
     assert all(row["primary_accuracy"] == 0.0 and not row["meets_goal"] for row in bad)
     assert {row["tta"] for row in rows} == {"none", "mirror"}
+    assert {row["space"] for row in rows} == {"logit", "probability"}
+    assert all(row["fusion"]["space"] == row["space"] for row in rows)
 
 
 def test_per_member_splits_an_ensembles_views_back_into_its_members(fusion_table):

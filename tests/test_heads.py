@@ -14,7 +14,8 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.metadata import load_metadata
 from fer_edge.preprocess import normalize
 from fer_edge.train.heads import (AUX_HEAD, HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
-                                  fuse_heads, fused_dense, fused_predictions, head_logits, with_aux_head)
+                                  fuse_heads, fused_dense, fused_predictions, head_logits, mixture_model,
+                                  with_aux_head)
 from fer_edge.train.keras_io import load_keras_model
 from fer_edge.train.models import build_model
 from fer_edge.train.training import TrainOptions, train
@@ -69,7 +70,7 @@ def test_fused_model_predicts_what_the_fused_heads_predict():
     heads = two_head_tiny()
     pixels = np.random.default_rng(1).uniform(0, 1, (6, 32, 32, 1)).astype("float32")
     mapping = class_mapping(FER2013, EMOTIONS)
-    fusion = Fusion(0.4, tuple([0.0] * 5 + [0.8, 0.3, 0.0]))
+    fusion = Fusion(0.4, tuple([0.0] * 5 + [0.8, 0.3, 0.0]), space="logit")
     single = fuse_heads(heads, build_model(TINY, 8, (32, 32, 1)), mapping, fusion)
     primary, aux = head_logits(heads, pixels)
     np.testing.assert_allclose(softmax(primary), np.asarray(heads(pixels)[HEAD]), atol=1e-5)
@@ -77,6 +78,31 @@ def test_fused_model_predicts_what_the_fused_heads_predict():
     np.testing.assert_allclose(np.asarray(single(pixels)), expected, atol=1e-5)
     scores = HeadScores(((primary, aux),), np.zeros(6, int))
     np.testing.assert_array_equal(fused_predictions(scores, mapping, fusion), expected.argmax(axis=1))
+
+
+def test_mixture_model_mixes_both_heads_probabilities(tmp_path):
+    heads = two_head_tiny()
+    pixels = np.random.default_rng(1).uniform(0, 1, (6, 32, 32, 1)).astype("float32")
+    mapping = class_mapping(FER2013, EMOTIONS)
+    bias = tuple([0.0] * 5 + [0.8, 0.3, 0.0])
+    fusion = Fusion(0.4, bias, space="probability")
+    mixed = mixture_model(heads, mapping, fusion)
+    primary, aux = head_logits(heads, pixels)
+    scores = 0.6 * softmax(primary) + (softmax(aux) @ mapping) * (0.4 + np.array(bias))
+    expected = scores / scores.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(mixed(pixels)), expected, atol=1e-5)
+    contempt = EMOTIONS.index("contempt")  # only the primary head has it: no aux probability
+    np.testing.assert_allclose(expected[:, contempt] * scores.sum(axis=1), 0.6 * softmax(primary)[:, contempt])
+    head_scores = HeadScores(((primary, aux),), np.zeros(6, int))
+    np.testing.assert_array_equal(fused_predictions(head_scores, mapping, fusion), expected.argmax(axis=1))
+    mixed.save(tmp_path / "mixed.keras")  # the mixture layer is registered: safe mode loads it
+    again = keras.saving.load_model(tmp_path / "mixed.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(again(pixels)), expected, atol=1e-5)
+
+
+def test_a_fusion_refuses_an_unknown_space():
+    with pytest.raises(FerEdgeError, match="fusion space 'softmax'"):
+        Fusion(0.5, space="softmax")
 
 
 def disagreeing_heads():
@@ -95,33 +121,45 @@ def disagreeing_heads():
 def test_choose_fusion_keeps_the_primary_head_without_a_goal():
     primary, aux, mapping = disagreeing_heads()
     fusion, sweep = choose_fusion(primary, aux, mapping, FusionGoal())
-    assert fusion.aux_weight == 0.0 and len(sweep) == 21
+    assert fusion.aux_weight == 0.0 and len(sweep) == 41
     assert sweep[0]["primary_accuracy"] == 1.0 and sweep[0]["aux_accuracy"] == pytest.approx(2 / 6)
 
 
 def test_choose_fusion_takes_the_least_aux_weight_that_meets_the_goal():
     primary, aux, mapping = disagreeing_heads()
-    fusion, sweep = choose_fusion(primary, aux, mapping, FusionGoal(aux_min_accuracy=1.0))
+    fusion, sweep = choose_fusion(primary, aux, mapping, FusionGoal(aux_min_accuracy=1.0), space="logit")
     # logits 2(1-w) for the primary class against 1w for the aux class: the aux class wins from w > 2/3
-    assert fusion.aux_weight == pytest.approx(0.7)
+    assert fusion.aux_weight == pytest.approx(0.675) and fusion.space == "logit"
     chosen = next(row for row in sweep if row["fusion"]["aux_weight"] == fusion.aux_weight)
     assert chosen["aux_accuracy"] == 1.0 and chosen["meets_goal"] and chosen["primary_accuracy"] == pytest.approx(2 / 6)
+
+
+def test_choose_fusion_in_probability_space_takes_the_least_weight_that_meets_the_goal():
+    primary, aux, mapping = disagreeing_heads()
+    fusion, _ = choose_fusion(primary, aux, mapping, FusionGoal(aux_min_accuracy=1.0))
+    # probabilities softmax(2, 0, 0) and softmax(1, 0, 0): the aux class wins once
+    # (1 - w)(p_right - p_other) < w (a_right - a_other)
+    p = softmax(np.array([[2.0, 0.0, 0.0]]))[0]
+    a = softmax(np.array([[1.0, 0.0, 0.0]]))[0]
+    threshold = (p[0] - p[1]) / (p[0] - p[1] + a[0] - a[1])
+    assert fusion.space == "probability" and threshold < fusion.aux_weight <= threshold + 0.025
 
 
 def test_choose_fusion_raises_the_bias_of_a_class_below_the_recall_goal():
     labels = np.array([0, 0, 1, 1, 2, 2])
     logits = np.eye(3)[labels]
-    logits[:2] = [0.88, 1.0, 0.0]  # class 0 always loses narrowly to class 1: a bias of 0.15 fixes it
+    logits[:2] = [0.87, 1.0, 0.0]  # class 0 always loses narrowly to class 1: a bias of 0.14 fixes it
     scores = HeadScores(((logits, logits),), labels)
-    fusion, sweep = choose_fusion(scores, scores, np.eye(3), FusionGoal(aux_min_recall=0.5), weights=np.array([0.0]))
+    fusion, sweep = choose_fusion(scores, scores, np.eye(3), FusionGoal(aux_min_recall=0.5), weights=np.array([0.0]),
+                                  space="logit")
     assert sweep[0]["aux_min_recall"] == 1.0 and sweep[0]["meets_goal"] and sweep[0]["primary_accuracy"] == 1.0
-    assert fusion.bias[0] == pytest.approx(0.15) and fusion.bias[1:] == (0.0, 0.0)
+    assert fusion.bias[0] == pytest.approx(0.14) and fusion.bias[1:] == (0.0, 0.0)
 
 
 def test_choose_fusion_without_a_feasible_choice_takes_the_best_sum(caplog):
     primary, aux, mapping = disagreeing_heads()
     impossible = FusionGoal(aux_min_accuracy=1.0, aux_min_recall=1.0)
-    fusion, sweep = choose_fusion(primary, aux, mapping, impossible, weights=np.array([0.0, 0.5]))
+    fusion, sweep = choose_fusion(primary, aux, mapping, impossible, weights=np.array([0.0, 0.5]), space="logit")
     assert not any(row["meets_goal"] for row in sweep) and "no fusion meets the goal" in caplog.text
 
 
@@ -139,15 +177,16 @@ def specialist_members():
 def test_per_member_weights_let_each_member_keep_what_it_is_good_at():
     primary, aux = specialist_members()
     goal = FusionGoal(aux_min_accuracy=1.0)
-    shared, _ = choose_fusion(primary, aux, np.eye(3), goal, weights=np.linspace(0, 1, 11))
-    fusion, sweep = choose_fusion(primary, aux, np.eye(3), goal, weights=np.linspace(0, 1, 11), per_member=True)
+    shared, _ = choose_fusion(primary, aux, np.eye(3), goal, weights=np.linspace(0, 1, 11), space="logit")
+    fusion, sweep = choose_fusion(primary, aux, np.eye(3), goal, weights=np.linspace(0, 1, 11), per_member=True,
+                                  space="logit")
     (weight_a, weight_b) = fusion.member_aux_weights
     assert len(sweep) == 121 and weight_a < 0.5 < weight_b and fusion.aux_weight == pytest.approx((weight_a + weight_b) / 2)
     chosen = next(row for row in sweep if row["fusion"] == fusion.to_dict())
     assert chosen["primary_accuracy"] == 1.0 and chosen["aux_accuracy"] == 1.0
     best_shared = next(row for row in _ if row["fusion"] == shared.to_dict())
     assert shared.aux_weight > 0.5 and best_shared["primary_accuracy"] == 0.0 and best_shared["meets_goal"]
-    assert fusion.for_member(1) == Fusion(weight_b, fusion.bias) and fusion.weight(0) == weight_a
+    assert fusion.for_member(1) == Fusion(weight_b, fusion.bias, space="logit") and fusion.weight(0) == weight_a
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +247,24 @@ def test_fuse_heads_command_writes_a_one_head_model_with_its_fusion(two_head_run
     metadata = load_metadata(root / "fused.meta.json")
     sweep = json.loads((root / "fuse.json").read_text())["sweep"]
     assert metadata.extra["fusion"]["aux_weight"] == json.loads((root / "fuse.json").read_text())["fusion"]["aux_weight"]
-    assert metadata.tta == "mirror" and len(sweep) == 21 and metadata.labels == EMOTIONS
+    assert metadata.tta == "mirror" and len(sweep) == 41 and metadata.labels == EMOTIONS
+    assert metadata.extra["fusion"]["space"] == "probability"
+    model, _ = load_keras_model(out)
+    assert model.layers[-1].name == "mixture" and len(model.outputs) == 1
+
+
+def test_fuse_heads_in_logit_space_writes_an_ordinary_one_head_model(two_head_run, tmp_path):
+    root, _ = two_head_run
+    out = tmp_path / "fused.keras"
+    result = CliRunner().invoke(cli, ["fuse-heads", str(root / "run" / "heads.keras"), "--space", "logit",
+                                      "--data", str(root / "ferplus" / "valid"),
+                                      "--aux-data", str(root / "fer2013" / "val"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    model, metadata = load_keras_model(out)
+    assert metadata.extra["fusion"]["space"] == "logit"
+    plain = build_model(TINY, 8, (48, 48, 1))
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in plain.get_weights()]
+    assert model.layers[-1].name == HEAD
 
 
 def test_fuse_heads_refuses_a_one_head_model(two_head_run):
@@ -278,6 +334,11 @@ def test_add_head_makes_a_one_head_model_a_two_head_one(two_head_run, tmp_path):
     assert np.asarray(heads(pixels)[HEAD]).shape == (3, 8)
     again = CliRunner().invoke(cli, ["add-head", str(out), str(root / "ferplus"), "--out", str(tmp_path / "x.keras")])
     assert again.exit_code == 1 and "already has two heads" in again.output
+    fused = tmp_path / "fused.keras"
+    assert CliRunner().invoke(cli, ["fuse-heads", str(out), "--data", str(root / "ferplus" / "valid"), "--aux-data",
+                                    str(root / "fer2013" / "val"), "--out", str(fused)]).exit_code == 0
+    mixed = CliRunner().invoke(cli, ["add-head", str(fused), str(root / "ferplus"), "--out", str(tmp_path / "y.keras")])
+    assert mixed.exit_code == 1 and "already mixes two heads" in mixed.output and not (tmp_path / "y.keras").exists()
 
 
 def test_a_two_head_run_starts_from_a_two_head_model(two_head_run, tmp_path):
@@ -325,6 +386,6 @@ def test_fuse_heads_per_member_saves_each_member_with_its_own_weight(two_head_ru
     heads, heads_metadata = load_keras_model(heads_path)
     mapping = class_mapping(tuple(heads_metadata.extra["aux_labels"]), EMOTIONS)
     pixels = np.random.default_rng(6).uniform(0, 1, (4, 48, 48, 1)).astype("float32")
-    expected = np.mean([np.asarray(fuse_heads(heads, build_model(TINY, 8, (48, 48, 1)), mapping,
-                                              Fusion(w, bias))(pixels)) for w in weights], axis=0)
+    expected = np.mean([np.asarray(mixture_model(heads, mapping, Fusion(w, bias, space="probability"))(pixels))
+                        for w in weights], axis=0)
     np.testing.assert_allclose(np.asarray(ensemble(pixels)), expected, atol=1e-5)

@@ -14,7 +14,7 @@ from fer_edge.evaluation import map_classes_to_labels
 from fer_edge.metadata import ModelMetadata
 from fer_edge.preprocess import normalize
 from fer_edge.train.heads import (AUX_HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
-                                  fuse_heads, head_logits, weights_text)
+                                  fuse_heads, head_logits, mixture_model, weights_text)
 from fer_edge.train.ensemble import build_ensemble
 from fer_edge.train.keras_io import load_keras_model, save_keras_model
 from fer_edge.train.models import build_model
@@ -72,14 +72,25 @@ def _fused_metadata(metadata: ModelMetadata, fusion: Fusion, aux_labels, goal: F
     return ModelMetadata(metadata.labels, metadata.preprocessing, metadata.arch, extra, tta=tta)
 
 
+def fused_model(heads, metadata: ModelMetadata, mapping: np.ndarray, fusion: Fusion):
+    """One two-head model fused into a one-output model: in logit space an ordinary model of its
+    architecture, in probability space the model with its heads' probabilities mixed."""
+    if fusion.space == "probability":
+        return mixture_model(heads, mapping, fusion)
+    single = build_model(metadata.arch, len(metadata.labels), metadata.preprocessing.input_shape)
+    return fuse_heads(heads, single, mapping, fusion)
+
+
 def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: str | Path, out: str | Path,
-                    goal: FusionGoal = FusionGoal(), tta: str = "mirror", per_member: bool = False) -> FuseResult:
+                    goal: FusionGoal = FusionGoal(), tta: str = "mirror", per_member: bool = False,
+                    space: str = "probability") -> FuseResult:
     """Fuse the heads of two-head models (`heads.keras` of `fer-edge train --aux-labels`) into one model.
 
     The fusion maximizes accuracy on `data` (labelled with the primary labels, e.g. FER+ `valid`)
     among those meeting `goal` on `aux_data` (labelled with the aux labels, e.g. FER2013 `val`),
-    both scored with test-time augmentation `tta`. One model fuses into an ordinary one-head model
-    of the same architecture; several (same labels) fuse alike and are saved as their ensemble,
+    both scored with test-time augmentation `tta`. In `space` "probability" the heads' probabilities
+    are mixed (the model keeps both heads); in "logit" one model fuses into an ordinary one-head
+    model of the same architecture. Several models (same labels) fuse alike and are saved as their ensemble,
     scored as such; with `per_member` each member gets its own aux weight (every combination of
     weights 0, 0.1, ..., 1 is tried; 1,331 fusions for three members). The fusion and the sweep go
     into the saved model's metadata.
@@ -92,11 +103,10 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
     metadata = member_metadata[0]
     mapping = class_mapping(aux_labels, metadata.labels)
     primary, aux = (head_scores(members, metadata, Path(folder), tta) for folder in (data, aux_data))
-    weights = np.linspace(0.0, 1.0, 11 if per_member else 21)
-    fusion, sweep = choose_fusion(primary, aux, mapping, goal, weights, per_member)
+    weights = np.linspace(0.0, 1.0, 11 if per_member else 41)
+    fusion, sweep = choose_fusion(primary, aux, mapping, goal, weights, per_member, space)
     fused_metadata = _fused_metadata(metadata, fusion, aux_labels, goal, tta, data, aux_data)
-    fused = [fuse_heads(heads, build_model(metadata.arch, len(metadata.labels), metadata.preprocessing.input_shape),
-                        mapping, fusion.for_member(index)) for index, heads in enumerate(members)]
+    fused = [fused_model(heads, metadata, mapping, fusion.for_member(index)) for index, heads in enumerate(members)]
     model = fused[0]
     if len(fused) > 1:
         each = [_fused_metadata(member, fusion.for_member(index), aux_labels, goal, tta, data, aux_data)

@@ -47,6 +47,8 @@ def add_head_file(model_path: str | Path, data: str | Path, out: str | Path, lab
     model, metadata = load_keras_model(model_path)
     if len(model.outputs) > 1 or "aux_labels" in metadata.extra:
         raise FerEdgeError(f"{model_path} already has two heads")
+    if metadata.extra.get("fusion", {}).get("space") == "probability":
+        raise FerEdgeError(f"{model_path} already mixes two heads' probabilities; give add-head a one-head model")
     dataset = load_dataset(data, metadata.preprocessing, label_mode=label_mode)
     train = dataset.splits["train"]
     head = fit_head(_features(model, train.pixels, metadata), train.target_matrix(len(dataset.classes)), epochs)

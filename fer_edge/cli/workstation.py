@@ -159,14 +159,18 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
               help="Test-time augmentation used to score, and recorded in the fused model.")
 @click.option("--per-member", is_flag=True,
               help="With several HEADS, give each its own aux weight (every combination on a 0.1 grid is tried).")
+@click.option("--space", type=click.Choice(["probability", "logit"]), default="probability", show_default=True,
+              help="Mix the heads' probabilities (more accurate), or sum their logits into one layer "
+                   "(an ordinary one-head model).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the sweep and the choice as JSON.")
 def fuse_heads(heads: tuple[Path, ...], data: Path, aux_data: Path, out: Path, aux_min_accuracy: float, aux_min_recall: float,
-               tta: str, per_member: bool, json_path: Path | None) -> None:
+               tta: str, per_member: bool, space: str, json_path: Path | None) -> None:
     """Fuse the two heads of HEADS (`heads.keras` of `fer-edge train --aux-labels`) into one model.
 
-    The fused model has the architecture and speed of a one-head model; the aux weight and
-    per-class bias are chosen for the best accuracy on --data that keeps the --aux-data goals.
+    The aux weight and per-class bias are chosen for the best accuracy on --data that keeps the
+    --aux-data goals. With --space probability the model keeps both heads and mixes their
+    probabilities; with --space logit it is an ordinary one-head model of the same architecture.
     Several HEADS files (the same labels) are fused alike and saved as one ensemble model.
 
     Example: fer-edge fuse-heads runs/x/heads.keras --data ../shared/data/ferplus/valid
@@ -175,7 +179,7 @@ def fuse_heads(heads: tuple[Path, ...], data: Path, aux_data: Path, out: Path, a
     fuse = load_workstation("train.fuse")
     heads_module = load_workstation("train.heads")
     goal = heads_module.FusionGoal(aux_min_accuracy, aux_min_recall)
-    result = fuse.fuse_heads_file(list(heads), data, aux_data, out, goal, tta, per_member)
+    result = fuse.fuse_heads_file(list(heads), data, aux_data, out, goal, tta, per_member, space)
     click.echo(fusion_table(result.sweep))
     chosen = result.chosen
     click.echo(f"chosen: aux weight {heads_module.weights_text(chosen['fusion'])}, accuracy {chosen['primary_accuracy']:.4f} "
@@ -254,7 +258,7 @@ def convert(model_path: Path, quant: str, calibration: Path | None, samples: int
         click.echo(verification_table(list(published.verifications)))
 
 
-def fusion_table(sweep: list[dict], longest: int = 21) -> str:
+def fusion_table(sweep: list[dict], longest: int = 41) -> str:
     """The fusion sweep as a table; a longer sweep shows its `longest // 2` most accurate rows meeting the goal."""
     rows = sweep
     note = ""

@@ -1,0 +1,49 @@
+"""benchmarks/fusion_holdout.py: fusions chosen on one half of the faces and scored on the other, on hand-made scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import load_benchmark
+from fer_edge.train.heads import HeadScores
+
+
+@pytest.fixture(scope="module")
+def fusion_holdout():
+    return load_benchmark("fusion_holdout")
+
+
+def right_heads(labels: np.ndarray, classes: int = 3) -> HeadScores:
+    """One model, one view, both heads confidently right."""
+    logits = np.eye(classes)[labels] * 4.0
+    return HeadScores(((logits, logits),), labels)
+
+
+def test_subset_keeps_the_scores_and_labels_of_the_chosen_faces(fusion_holdout):
+    labels = np.array([0, 1, 2, 1])
+    scores = right_heads(labels)
+    part = fusion_holdout.subset(scores, np.array([3, 0]))
+    np.testing.assert_array_equal(part.labels, [1, 0])
+    np.testing.assert_array_equal(part.views[0][0], scores.views[0][0][[3, 0]])
+
+
+def test_holdout_fits_each_way_on_one_half_and_scores_the_other(fusion_holdout):
+    labels = np.tile([0, 1, 2], 10)
+    scores = right_heads(labels)
+    goal = fusion_holdout.FusionGoal(0.9, 0.9)
+    rows = fusion_holdout.holdout(scores, scores, np.eye(3), goal, seed=1, ways=["logit", "probability"])
+    assert [(row["fit_half"], row["way"]) for row in rows] == [(0, "logit"), (0, "probability"),
+                                                              (1, "logit"), (1, "probability")]
+    for row in rows:  # heads right on every face: every held-out half is scored right
+        assert row["held_out"] == {"primary_accuracy": 1.0, "aux_accuracy": 1.0, "aux_min_recall": 1.0}
+        assert row["fusion"]["space"] == fusion_holdout.WAYS[row["way"]][0]
+
+
+def test_holdout_scores_a_wrong_aux_head_as_wrong(fusion_holdout):
+    labels = np.tile([0, 1, 2], 10)
+    right = np.eye(3)[labels] * 4.0
+    wrong = np.eye(3)[(labels + 1) % 3] * 4.0
+    primary = HeadScores(((right, wrong),), labels)
+    rows = fusion_holdout.holdout(primary, primary, np.eye(3), fusion_holdout.FusionGoal(), seed=2, ways=["probability"])
+    assert all(row["held_out"]["primary_accuracy"] == 1.0 and row["fusion"]["aux_weight"] < 0.5 for row in rows)
