@@ -71,13 +71,19 @@ def test_edge_architectures(name, params, middle_blocks, widths):
 
 
 def test_the_registry_rebuilds_the_shipped_model():
+    """The shipped default is a registered architecture with a second head, the two mixed as its metadata says."""
     from pathlib import Path
 
-    import keras
+    from fer_edge.train.heads import Fusion, class_mapping, mixture_model, with_aux_head
+    from fer_edge.train.keras_io import load_keras_model
 
     shipped = Path(__file__).resolve().parents[1] / "fer_edge" / "models" / "default.keras"
-    model = keras.models.load_model(shipped, compile=False)
-    rebuilt = build_model(model.name, model.output_shape[-1], model.input_shape[1:])  # 8 FER+ classes
+    model, metadata = load_keras_model(shipped)
+    fusion = metadata.extra["fusion"]
+    aux_labels = tuple(fusion["aux_labels"])
+    heads = with_aux_head(build_model(metadata.arch, len(metadata.labels), model.input_shape[1:]), len(aux_labels))
+    rebuilt = mixture_model(heads, class_mapping(aux_labels, metadata.labels),
+                            Fusion(fusion["aux_weight"], tuple(fusion["bias"]), space=fusion["space"]))
     rebuilt.set_weights(model.get_weights())
     pixels = np.random.default_rng(1).random((3,) + model.input_shape[1:], np.float32)
     np.testing.assert_allclose(rebuilt(pixels), model(pixels), atol=1e-6)
