@@ -389,3 +389,23 @@ def test_fuse_heads_per_member_saves_each_member_with_its_own_weight(two_head_ru
     expected = np.mean([np.asarray(mixture_model(heads, mapping, Fusion(w, bias, space="probability"))(pixels))
                         for w in weights], axis=0)
     np.testing.assert_allclose(np.asarray(ensemble(pixels)), expected, atol=1e-5)
+
+
+def test_a_mixture_model_converts_to_int8_and_runs_without_tensorflow(two_head_run, tmp_path):
+    """The mixture's division runs as an int8 op in LiteRT; its outputs stay probabilities close to Keras's."""
+    from fer_edge.convert.tflite import convert_model
+    from fer_edge.interpreter import TFLiteClassifier
+    from fer_edge.train.keras_io import KerasClassifier
+
+    root, _ = two_head_run
+    fused = tmp_path / "fused.keras"
+    assert CliRunner().invoke(cli, ["fuse-heads", str(root / "run" / "heads.keras"), "--data",
+                                    str(root / "ferplus" / "valid"), "--aux-data", str(root / "fer2013" / "val"),
+                                    "--out", str(fused)]).exit_code == 0
+    result = convert_model(fused, tmp_path / "fused_int8.tflite", quant="int8", calibration=root / "ferplus" / "train",
+                           samples=20)
+    int8, float_model = TFLiteClassifier(result.path), KerasClassifier(fused)
+    pixels = np.random.default_rng(7).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
+    quantized, expected = int8.predict_pixels(pixels), float_model.predict_pixels(pixels)
+    np.testing.assert_allclose(quantized.sum(axis=1), 1.0, atol=0.03)
+    np.testing.assert_allclose(quantized, expected, atol=0.05)
