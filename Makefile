@@ -142,8 +142,8 @@ accurate-model: $(VENV)/.demo-installed $(ACCURATE_MEMBERS)
 	FERPLUS=$(FERPLUS) FER2013=$(FER2013) benchmarks/ship_model.sh accurate int8 runs/accurate.keras
 	$(PY) tests/test_default_model.py --regenerate accurate
 
-# The paper's CNN on FER+ majority labels toward convergence (100 epochs or 20 without improvement; about 2.5 minutes
-# an epoch here): resumes from the checkpoint committed under docs/paper-reproduction/ferplus-run, so a run spans sessions.
+# The paper's CNN on FER+ majority labels toward convergence (100 epochs or 20 without improvement; about 6 minutes
+# an epoch on this 2-core machine lately): resumes from the checkpoint committed under docs/paper-reproduction/ferplus-run, so a run spans sessions.
 # Commit the run folder's backup/, history.csv, options.json and best.keras back there to keep the progress.
 PAPER_FERPLUS_RUN ?= runs/paper-ferplus
 paper-ferplus: $(VENV)/.demo-installed

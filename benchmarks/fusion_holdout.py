@@ -64,6 +64,12 @@ def holdout(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goal: Fus
     return rows
 
 
+def summarize(rows: list[dict], ways: list[str]) -> dict:
+    """Each way's held-out accuracies and lowest aux recall, averaged over seeds and halves."""
+    return {way: {key: float(np.mean([row["held_out"][key] for row in rows if row["way"] == way]))
+                  for key in ("primary_accuracy", "aux_accuracy", "aux_min_recall")} for way in ways}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("heads", nargs="+", type=Path)
@@ -76,20 +82,16 @@ def main() -> None:
                         help=f"comma-separated ways of choosing, of {list(WAYS)}")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    ways = args.ways.split(",")
+    unknown = [way for way in ways if way not in WAYS]
+    if unknown:  # before the minutes of loading and scoring
+        parser.error(f"unknown ways {unknown}; choose from {list(WAYS)}")
     members, metadata, aux_labels = load_members(args.heads)
     mapping = class_mapping(aux_labels, metadata[0].labels)
     primary, aux = (head_scores(members, metadata[0], folder, "mirror") for folder in (args.data, args.aux_data))
     goal = FusionGoal(args.aux_min_accuracy, args.aux_min_recall)
-    ways = args.ways.split(",")
-    unknown = [way for way in ways if way not in WAYS]
-    if unknown:
-        parser.error(f"unknown ways {unknown}; choose from {list(WAYS)}")
     rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed, ways)]
-    summary = {}
-    for way in ways:
-        held = [row["held_out"] for row in rows if row["way"] == way]
-        summary[way] = {key: float(np.mean([h[key] for h in held]))
-                        for key in ("primary_accuracy", "aux_accuracy", "aux_min_recall")}
+    summary = summarize(rows, ways)
     result = {"heads": [str(h) for h in args.heads], "goal": vars(goal), "summary_held_out": summary, "runs": rows}
     print(json.dumps(summary, indent=2))
     if args.json:

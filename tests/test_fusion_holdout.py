@@ -47,3 +47,12 @@ def test_holdout_scores_a_wrong_aux_head_as_wrong(fusion_holdout):
     primary = HeadScores(((right, wrong),), labels)
     rows = fusion_holdout.holdout(primary, primary, np.eye(3), fusion_holdout.FusionGoal(), seed=2, ways=["probability"])
     assert all(row["held_out"]["primary_accuracy"] == 1.0 and row["fusion"]["aux_weight"] < 0.5 for row in rows)
+
+
+def test_summarize_averages_each_ways_held_out_scores(fusion_holdout):
+    rows = [{"way": "logit", "held_out": {"primary_accuracy": 0.7, "aux_accuracy": 0.6, "aux_min_recall": 0.2}},
+            {"way": "logit", "held_out": {"primary_accuracy": 0.8, "aux_accuracy": 0.64, "aux_min_recall": 0.3}},
+            {"way": "probability", "held_out": {"primary_accuracy": 0.9, "aux_accuracy": 0.5, "aux_min_recall": 0.1}}]
+    summary = fusion_holdout.summarize(rows, ["logit", "probability"])
+    assert summary["logit"] == pytest.approx({"primary_accuracy": 0.75, "aux_accuracy": 0.62, "aux_min_recall": 0.25})
+    assert summary["probability"]["primary_accuracy"] == pytest.approx(0.9)
