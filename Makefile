@@ -97,11 +97,13 @@ default-model: runs/two-head-from-default/heads.keras
 # The shipped accurate model: an ensemble of two two-head models, each with a FER+ head (vote shares) and a FER2013
 # head on one trunk: sepnet_wide trained from scratch for 48 epochs (about 3.3 hours here; its heads are committed
 # in docs/wide-experiment/final), and the default's own two-head model (above). Their heads' probabilities are mixed
-# alike, under the default's goal, choosing on FER+ valid; then calibrated, converted to int8, verified and
-# reported (benchmarks/ship_model.sh).
+# alike, under ACCURATE_GOAL, choosing on FER+ valid; then calibrated, converted to int8, verified and reported
+# (benchmarks/ship_model.sh).
 TWO_HEAD := --arch sepnet_deep --image-size 48 --color-mode grayscale --batch-size 64 --lr-schedule cosine \
 	--label-smoothing 0.1 --label-mode probability --aux-labels $(FER2013)
-ACCURATE_GOAL := $(DEFAULT_GOAL)
+# Its own margin: at the default's (64.3%, 35%) the int8 ensemble keeps FER2013 val at 64.2%, so 64% and 33.5%
+# suffice (int8: 63.96%, disgust 0.30) and leave 0.4 points more on FER+.
+ACCURATE_GOAL := --data $(FERPLUS)/valid --aux-data $(FER2013)/val --aux-min-accuracy 0.64 --aux-min-recall 0.335
 ACCURATE_MEMBERS := runs/two-head-wide/heads.keras runs/two-head-from-default/heads.keras
 
 runs/two-head-s42/heads.keras: | $(VENV)/.demo-installed

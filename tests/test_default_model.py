@@ -24,7 +24,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "default_model.json"
 GOLDEN_ACCURATE = GOLDEN.with_name("accurate_model.json")
 FER2013_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
-ACCURATE_FER2013, ACCURATE_FERPLUS = 0.6421, 0.8066
+ACCURATE_FER2013, ACCURATE_FERPLUS = 0.6396, 0.8107
 """The accurate model as shipped (int8, mirror TTA) on FER2013 val and FER+ valid: the README's figures."""
 DEFAULT_FER2013, DEFAULT_FERPLUS = 0.6372, 0.7800
 """The default model as shipped (int8, mirror TTA), the same."""
@@ -128,7 +128,7 @@ def test_metadata_of_the_accurate_model():
     assert tuple(fusion["aux_labels"]) == FER2013_LABELS and 0 <= fusion["aux_weight"] <= 1
     assert fusion["space"] == "probability" and [m["arch"] for m in meta.extra["members"]] == ["sepnet_wide",
                                                                                                "sepnet_deep"]
-    assert fusion["goal"] == {"aux_min_accuracy": 0.643, "aux_min_recall": 0.35}
+    assert fusion["goal"] == {"aux_min_accuracy": 0.64, "aux_min_recall": 0.335}
     assert set(meta.crops) == {"yunet", "mtcnn"} and meta.tta in ("none", "mirror")
     assert len(read_embedded_json(path.read_bytes())[DIGEST_KEY]) == 64
 
