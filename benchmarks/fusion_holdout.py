@@ -7,8 +7,8 @@ so. This splits both sets into random halves, chooses each way on one half and s
 for each seed and both halves.
 
     .venv/bin/python benchmarks/fusion_holdout.py docs/wide-experiment/final/heads.keras \\
-        docs/default-model/two-head/heads.keras --aux-min-accuracy 0.64 --aux-min-recall 0.325 \\
-        --json docs/accurate-model/fusion-holdout-spaces.json
+        docs/default-model/two-head/heads.keras --aux-min-accuracy 0.643 --aux-min-recall 0.35 --seeds 3 \\
+        --ways logit,probability --json docs/wide-experiment/fusion-holdout-wide-def.json
 """
 
 from __future__ import annotations
