@@ -56,3 +56,26 @@ def test_summarize_averages_each_ways_held_out_scores(fusion_holdout):
     summary = fusion_holdout.summarize(rows, ["logit", "probability"])
     assert summary["logit"] == pytest.approx({"primary_accuracy": 0.75, "aux_accuracy": 0.62, "aux_min_recall": 0.25})
     assert summary["probability"]["primary_accuracy"] == pytest.approx(0.9)
+
+
+def test_tempered_divides_each_heads_logits_by_its_temperature(fusion_holdout):
+    primary, aux = np.array([[2.0, -1.0]]), np.array([[0.5, 1.5]])
+    scores = fusion_holdout.tempered(HeadScores(((primary, aux),), np.array([0])), (0.5, 2.0))
+    np.testing.assert_allclose(scores.views[0][0], [[4.0, -2.0]])
+    np.testing.assert_allclose(scores.views[0][1], [[0.25, 0.75]])
+    np.testing.assert_array_equal(scores.labels, [0])
+
+
+def test_temperature_way_chooses_a_pair_of_the_grid_and_plain_ways_keep_one(fusion_holdout):
+    labels = np.tile([0, 1, 2], 10)
+    right = np.eye(3)[labels] * 4.0
+    wrong = np.eye(3)[(labels + 1) % 3] * 0.5  # a weak wrong aux head: sharpening it must not win
+    primary = HeadScores(((right, wrong),), labels)
+    aux = HeadScores(((right, right),), labels)
+    goal = fusion_holdout.FusionGoal(0.9, 0.9)
+    fusion, pair, row = fusion_holdout.choose(primary, aux, np.eye(3), goal, "probability_temperature")
+    assert pair[0] in fusion_holdout.TEMPERATURES and pair[1] in fusion_holdout.TEMPERATURES
+    assert row["meets_goal"] and row["primary_accuracy"] == 1.0
+    assert fusion_holdout.choose(primary, aux, np.eye(3), goal, "probability")[1] == (1.0, 1.0)
+    rows = fusion_holdout.holdout(primary, aux, np.eye(3), goal, seed=3, ways=["probability_temperature"])
+    assert all(row["held_out"]["primary_accuracy"] == 1.0 and len(row["temperatures"]) == 2 for row in rows)
