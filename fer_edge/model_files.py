@@ -35,8 +35,12 @@ def resolve_model(model: str | Path | None) -> Path:
     if model is None or str(model) in SHIPPED_MODELS:
         return shipped_model_path(str(model or "default"))
     path = Path(model)
+    if path.is_dir():
+        raise ModelError(f"{path} is a folder; pass a model file (.tflite or .keras) or one of "
+                         f"{', '.join(SHIPPED_MODELS)}")
     if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
+        hint = "" if path.suffix else f" (not a file, nor a shipped model: {', '.join(SHIPPED_MODELS)})"
+        raise ModelError(f"model file not found: {path}{hint}")
     return path
 
 

@@ -125,10 +125,13 @@ class OpenCVSource:
         """RGB uint8 frames until the file ends, `stop` is set, or a live source cannot be reopened.
 
         Raises:
-            FerEdgeError: a live source dropped and could not be reopened.
+            FerEdgeError: a live source dropped and could not be reopened, or a file opened but gave no frame.
         """
         if not self.live:
             yield from self._frames_from_capture()
+            if not self._halted() and not (self.stats.frames or self.stats.corrupt):
+                raise FerEdgeError(f"no frame could be read from {self.spec!r}: a damaged, empty or unsupported "
+                                   "video or image file")
             return
         frames: queue.Queue = queue.Queue(maxsize=2)
         self._done.clear()

@@ -218,25 +218,27 @@ def test_training_and_calibration_skip_every_unreadable_file(image_folder, tmp_p
 def bad_sources(folder: Path) -> dict[str, str]:
     (folder / "text.mp4").write_text("not a video\n")
     (folder / "empty.mp4").write_bytes(b"")
+    (folder / "text.png").write_text("not an image\n")  # FFmpeg opens it, then reads no frame
     (folder / "a_folder.mp4").mkdir()
     os.mkfifo(folder / "fifo.mp4")
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return {"missing file": str(folder / "missing.mp4"), "text as video": str(folder / "text.mp4"),
-            "empty video": str(folder / "empty.mp4"), "folder": str(folder / "a_folder.mp4"),
+            "empty video": str(folder / "empty.mp4"), "text as image": str(folder / "text.png"), "folder": str(folder / "a_folder.mp4"),
             "fifo": str(folder / "fifo.mp4"), "closed port": f"rtsp://127.0.0.1:{port}/live",
             "absent camera": "7", "malformed URL": "http://[::1"}
 
 
-@pytest.mark.parametrize("kind", ["missing file", "text as video", "empty video", "folder", "fifo", "closed port",
-                                  "absent camera", "malformed URL"])
+@pytest.mark.parametrize("kind", ["missing file", "text as video", "empty video", "text as image", "folder", "fifo",
+                                  "closed port", "absent camera", "malformed URL"])
 def test_run_on_a_bad_source(kind, tmp_path):
     source = bad_sources(tmp_path)[kind]
     result = fer_edge("run", "--source", source, "--jsonl", str(tmp_path / "events.jsonl"), "--read-timeout", "2",
                       "--reconnect-budget", "2")
     assert_clean(result, False)
     assert "[ WARN" not in result.stderr, result.stderr  # OpenCV's own log lines stay out of normal runs
+    assert " @ 0x" not in result.stderr, result.stderr  # nor FFmpeg's ("[png @ 0x...] Invalid PNG signature")
 
 
 def bad_models(folder: Path) -> dict[str, Path]:

@@ -28,6 +28,29 @@ def test_unopenable_sources(tmp_path):
         OpenCVSource("9", capture_factory=lambda target: FakeCapture([], opened=False))
 
 
+def test_a_file_that_opens_but_gives_no_frame_is_an_error(tmp_path):
+    unreadable = tmp_path / "text.png"
+    unreadable.write_text("hello")  # FFmpeg opens it as an image sequence, then reads nothing
+    source = OpenCVSource(str(unreadable))
+    with pytest.raises(FerEdgeError, match=r"no frame could be read from .*text\.png.*damaged, empty or unsupported"):
+        list(source.frames())
+    faked = OpenCVSource("clip.mp4", capture_factory=lambda target: FakeCapture([]))
+    with pytest.raises(FerEdgeError, match="no frame could be read from 'clip.mp4'"):
+        list(faked.frames())
+
+
+def test_a_file_of_corrupt_frames_only_ends_without_error_and_counts_them():
+    source = OpenCVSource("clip.mp4", capture_factory=lambda target: FakeCapture([(True, None), (True, None)]))
+    assert list(source.frames()) == [] and source.stats.corrupt == 2
+
+
+def test_a_file_stopped_before_its_first_frame_is_no_error():
+    stop = threading.Event()
+    stop.set()
+    source = OpenCVSource("clip.mp4", capture_factory=lambda target: FakeCapture([]), stop=stop)
+    assert list(source.frames()) == []
+
+
 class FakeCapture:
     """Scripted capture: a list of (ok, frame) reads; then read() fails."""
 
