@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,9 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
 def read_image_scaled(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, int]:
     """`read_image`, and the factor a large JPEG was reduced by (see `decode_image_scaled`)."""
+    if not isinstance(path, (str, os.PathLike)):
+        hint = "; decode bytes with fer_edge.images.decode_image" if isinstance(path, (bytes, bytearray)) else ""
+        raise ImageDecodeError(f"expected an image file's path, got {type(path).__name__}{hint}")
     path = Path(path)
     try:
         if not stat.S_ISREG(path.stat().st_mode):

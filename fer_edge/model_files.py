@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -32,6 +33,8 @@ def default_model_path() -> Path:
 
 def resolve_model(model: str | Path | None) -> Path:
     """`None` or "default" -> the shipped default, "accurate" -> the shipped accurate model; else an existing file."""
+    if not isinstance(model, (str, os.PathLike, type(None))):
+        raise ModelError(f"a model is one of {', '.join(SHIPPED_MODELS)} or a file path, got {type(model).__name__}")
     if model is None or str(model) in SHIPPED_MODELS:
         return shipped_model_path(str(model or "default"))
     path = Path(model)

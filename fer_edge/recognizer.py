@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -169,9 +170,14 @@ class Recognizer:
                 never guessed. Files are decoded by their content.
 
         Raises:
-            FerEdgeError: an unreadable file (`ImageDecodeError`) or an array without its colour order.
+            FerEdgeError: an unreadable file (`ImageDecodeError`), an array without its colour order,
+                or neither a path nor an array.
         """
-        if isinstance(image, (str, Path)):
+        if image is None or isinstance(image, (bytes, bytearray)):
+            hint = " (decode bytes with fer_edge.images.decode_image first)" if image is not None else ""
+            raise FerEdgeError(f"expected an image file's path or an 8-bit image array, got "
+                               f"{type(image).__name__}{hint}")
+        if isinstance(image, (str, os.PathLike)):
             from fer_edge.images import read_image_scaled
 
             frame, factor = read_image_scaled(image)  # boxes in the file's own pixels, even when decoded reduced

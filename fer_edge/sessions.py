@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 
@@ -33,8 +34,10 @@ class SessionOptions:
         if not self.kiosk_id or any(c in self.kiosk_id for c in "/+#") or not self.kiosk_id.isprintable():
             raise FerEdgeError(f"kiosk id {self.kiosk_id!r}: use a non-empty name without /, + or # "
                                "(it becomes part of MQTT topics)")
-        if self.timeout_s <= 0 or self.min_duration_s < 0 or self.summary_every_s < 0:
-            raise FerEdgeError("session timeout must be positive; minimum session and summary interval at least 0")
+        times = (self.timeout_s, self.min_duration_s, self.summary_every_s)
+        if not all(math.isfinite(t) for t in times) or self.timeout_s <= 0 or min(times) < 0:
+            raise FerEdgeError("session timeout must be positive; minimum session and summary interval at least 0; "
+                               f"all finite (got {times[0]}, {times[1]}, {times[2]} s)")
 
 
 @dataclass

@@ -77,6 +77,8 @@ def test_gray_arrays_are_accepted_with_their_colour_order(recognizer, face_photo
     (np.zeros((4, 64, 64, 3), np.uint8), "rgb", "shape"),
     (np.zeros((0, 0, 3), np.uint8), "rgb", "empty"),
     (np.zeros((0, 64), np.uint8), "gray", "empty"),
+    (None, "rgb", r"path or an 8-bit image array, got NoneType$"),
+    (b"\xff\xd8\xff", None, r"got bytes \(decode bytes with fer_edge.images.decode_image first\)"),
 ])
 def test_bad_arrays_are_clear_errors(recognizer, array, color, message):
     with pytest.raises(fer_edge.FerEdgeError, match=message):
@@ -91,6 +93,8 @@ def test_bad_files_and_models_are_clear_errors(recognizer, tmp_path):
         fer_edge.Recognizer.load(tmp_path / "missing.tflite")
     with pytest.raises(fer_edge.FerEdgeError, match="detector"):
         fer_edge.Recognizer.load("default", detector="haar")
+    with pytest.raises(fer_edge.ModelError, match="a model is one of default, accurate or a file path, got int"):
+        fer_edge.Recognizer.load(5)
 
 
 def test_the_pieces_make_a_custom_loop(face_photo):

@@ -137,6 +137,13 @@ def test_header_sizes_of_every_format():
     assert image_size(b"GIF89a....") is None and image_size(b"\xff\xd8\xff") is None
 
 
+@pytest.mark.parametrize("path, message", [(b"photo.jpg", "got bytes; decode bytes with fer_edge.images.decode_image"),
+                                           (None, "got NoneType$"), (3, "got int$")])
+def test_a_path_that_is_not_a_path_is_refused(path, message):
+    with pytest.raises(ImageDecodeError, match=f"expected an image file's path, {message}"):
+        read_image(path)
+
+
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     import os
 

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from fer_edge.errors import FerEdgeError
 from fer_edge.faces import FaceBox
 from fer_edge.recognizer import FaceResult
 from fer_edge.results import ClassProbabilities
 from fer_edge.sessions import SCHEMA, SessionOptions, SessionTracker
+
+
+@pytest.mark.parametrize("options", [{"timeout_s": float("nan")}, {"timeout_s": 0.0}, {"timeout_s": float("inf")},
+                                     {"min_duration_s": float("inf")}, {"min_duration_s": -1.0},
+                                     {"summary_every_s": float("nan")}])
+def test_session_times_must_be_finite_and_in_range(options):
+    with pytest.raises(FerEdgeError, match="session timeout must be positive.*all finite"):
+        SessionOptions(**options)
+    assert SessionOptions(timeout_s=0.1, min_duration_s=0.0, summary_every_s=0.0).summary_every_s == 0.0
 
 LABELS = ("happy", "neutral", "sad")
 
