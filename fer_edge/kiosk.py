@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -57,6 +58,15 @@ class KioskOptions:
     sessions: SessionOptions = SessionOptions()
     detect_every: int = 1
     sinks: tuple = ()
+
+    def __post_init__(self) -> None:
+        rates = {"max_fps": self.max_fps, "record_segment_s": self.record_segment_s}
+        for name, value in rates.items():
+            if not math.isfinite(value) or value < 0:
+                raise FerEdgeError(f"{name} must be a finite number at least 0 (0: off), got {value}")
+        if self.smoothing < 0 or self.max_frames < 0 or self.detect_every < 1:
+            raise FerEdgeError(f"smoothing and max_frames must be at least 0 and detect_every at least 1, got "
+                               f"{self.smoothing}, {self.max_frames}, {self.detect_every}")
 
 
 @dataclass(frozen=True)

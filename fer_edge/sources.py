@@ -7,6 +7,7 @@ RGB here, once, at the camera boundary.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -46,8 +47,10 @@ class SourceOptions:
     reconnect_budget_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.read_timeout_s <= 0 or self.reconnect_budget_s < 0 or self.backoff_s < 0:
-            raise FerEdgeError("read timeout must be positive; reconnect budget and backoff at least 0")
+        times = (self.read_timeout_s, self.reconnect_budget_s, self.backoff_s, self.max_backoff_s)
+        if not all(math.isfinite(t) for t in times) or self.read_timeout_s <= 0 or min(times) < 0:
+            raise FerEdgeError("read timeout must be positive; reconnect budget and backoff at least 0; all finite "
+                               f"(got {times[0]}, {times[1]}, {times[2]}, {times[3]} s)")
 
 
 @dataclass

@@ -278,6 +278,8 @@ def test_device_commands_refuse_a_bad_model(kind, command, tmp_path):
     ["run", "--source", "0", "--mqtt", "mqtt://broker/fleet/#"],
     ["run", "--source", "0", "--kiosk-id", "hall/2"],
     ["run", "--source", "0", "--session-timeout", "0"],
+    ["run", "--source", "0", "--max-fps", "nan"],  # Click's FloatRange lets NaN through its range check
+    ["run", "--source", "0", "--read-timeout", "inf"],
 ])
 def test_bad_options_are_usage_errors(args):
     result = fer_edge(*args)

@@ -64,6 +64,18 @@ def test_kiosk_stops_on_signal_and_max_frames(recognizer, red_video, tmp_path):
     assert summary.frames == 5
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"max_fps": float("nan")}, "max_fps must be a finite number at least 0"),
+    ({"max_fps": -1.0}, "max_fps must be"),
+    ({"record_segment_s": float("inf")}, "record_segment_s must be a finite number"),
+    ({"detect_every": 0}, "detect_every at least 1, got 5, 0, 0"),
+    ({"smoothing": -1}, "smoothing and max_frames must be at least 0"),
+])
+def test_bad_kiosk_options_are_refused(options, message):
+    with pytest.raises(FerEdgeError, match=message):
+        KioskOptions(**options)
+
+
 def test_display_without_gui_support_is_a_clear_error():
     if "GUI:                           NONE" not in cv2.getBuildInformation().replace("\t", " "):
         gui = [line for line in cv2.getBuildInformation().splitlines() if "GUI" in line]

@@ -28,6 +28,14 @@ def test_unopenable_sources(tmp_path):
         OpenCVSource("9", capture_factory=lambda target: FakeCapture([], opened=False))
 
 
+@pytest.mark.parametrize("options", [{"read_timeout_s": float("nan")}, {"read_timeout_s": 0.0},
+                                     {"reconnect_budget_s": float("inf")}, {"backoff_s": -1.0},
+                                     {"max_backoff_s": float("nan")}])
+def test_source_times_must_be_finite_and_in_range(options):
+    with pytest.raises(FerEdgeError, match="read timeout must be positive.*all finite"):
+        SourceOptions(**options)
+
+
 def test_a_file_that_opens_but_gives_no_frame_is_an_error(tmp_path):
     unreadable = tmp_path / "text.png"
     unreadable.write_text("hello")  # FFmpeg opens it as an image sequence, then reads nothing

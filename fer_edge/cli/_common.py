@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import click
 
 from fer_edge.workstation import load as load_workstation  # noqa: F401  (re-exported for the commands)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """`click.FloatRange` that also refuses `nan` and `inf` (Click's range check lets NaN through)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def echo_json(data: Any) -> None:

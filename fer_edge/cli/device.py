@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fer_edge.cli._common import echo_json, format_table
+from fer_edge.cli._common import FiniteFloatRange, echo_json, format_table
 from fer_edge.cli.faces import build_detector_options, detector_options
 from fer_edge.errors import ImageDecodeError
 
@@ -123,7 +123,7 @@ def _show(results: dict, as_json: bool) -> None:
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the annotated video: NAME.mp4 as NAME-0001.mp4, ... segments, or NAME.avi (Motion-JPEG); "
                    "both survive a kill.")
-@click.option("--record-segment", default=60.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--record-segment", default=60.0, show_default=True, type=FiniteFloatRange(min=0),
               help="Seconds of video per .mp4 segment (0: one .mp4, unplayable if the process is killed).")
 @click.option("--jsonl", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Append events as JSON lines: visitor sessions, summaries and (with --frames) every frame.")
@@ -131,11 +131,11 @@ def _show(results: dict, as_json: bool) -> None:
               help="Also write one --jsonl line per frame.")
 @click.option("--kiosk-id", default=None, envvar="FER_EDGE_KIOSK_ID", show_envvar=True,
               help="Name written into every event and MQTT topic (default: this machine's host name).")
-@click.option("--session-timeout", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--session-timeout", default=2.0, show_default=True, type=FiniteFloatRange(min=0, min_open=True),
               help="Seconds a face may be unseen before its visitor session ends.")
-@click.option("--min-session", default=0.5, show_default=True, type=click.FloatRange(min=0),
+@click.option("--min-session", default=0.5, show_default=True, type=FiniteFloatRange(min=0),
               help="Seconds a face must be seen to count as a visitor.")
-@click.option("--summary-every", default=60.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--summary-every", default=60.0, show_default=True, type=FiniteFloatRange(min=0),
               help="Seconds between summary events (0: none).")
 @click.option("--mqtt", default=None, metavar="URL", envvar="FER_EDGE_MQTT", show_envvar=True,
               help="Publish session and summary events to mqtt://HOST[:PORT]/TOPIC (or mqtts://) with QoS 1.")
@@ -150,7 +150,7 @@ def _show(results: dict, as_json: bool) -> None:
 @click.option("--detect-every", default=1, show_default=True, type=click.IntRange(min=1), envvar="FER_EDGE_DETECT_EVERY",
               show_envvar=True,
               help="Detect faces on every K-th frame and follow them in between (faster, a little less exact).")
-@click.option("--max-fps", default=0.0, show_default=True, type=click.FloatRange(min=0), help="0: unlimited.")
+@click.option("--max-fps", default=0.0, show_default=True, type=FiniteFloatRange(min=0), help="0: unlimited.")
 @click.option("--smoothing", default=5, show_default=True, type=click.IntRange(min=0),
               help="Average each tracked face over N frames (0: off).")
 @click.option("--heartbeat", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -158,9 +158,9 @@ def _show(results: dict, as_json: bool) -> None:
 @click.option("--max-frames", default=0, show_default=True, type=click.IntRange(min=0), help="0: no limit.")
 @click.option("--width", default=640, show_default=True, type=click.IntRange(min=0), help="Camera capture width.")
 @click.option("--height", default=480, show_default=True, type=click.IntRange(min=0), help="Camera capture height.")
-@click.option("--read-timeout", default=5.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--read-timeout", default=5.0, show_default=True, type=FiniteFloatRange(min=0, min_open=True),
               help="Seconds a stream may send nothing before it counts as dropped (and the longest open).")
-@click.option("--reconnect-budget", default=30.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--reconnect-budget", default=30.0, show_default=True, type=FiniteFloatRange(min=0),
               help="Seconds to keep reopening a dropped camera or stream before giving up.")
 def run(source, model, threads, delegate, require_delegate, tta, detector, display, record, record_segment, jsonl,
         frames, kiosk_id, session_timeout, min_session, summary_every, mqtt, mqtt_env, mqtt_spool, mqtt_spool_max,
@@ -297,7 +297,7 @@ def metrics_table(metrics: dict) -> str:
 @click.argument("events", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write shares.png, dwell.png, visitors.png and report.html here (needs fer-edge[report]).")
-@click.option("--interval", default=0.0, type=click.FloatRange(min=0),
+@click.option("--interval", default=0.0, type=FiniteFloatRange(min=0),
               help="Seconds per timeline bucket (0: chosen from the time span).")
 @click.option("--kiosk", "kiosk_id", default=None, help="Only this kiosk's events.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-kiosk figures and the timeline as JSON.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fer_edge.cli._common import format_table
+from fer_edge.cli._common import FiniteFloatRange, format_table
 from fer_edge.faces import DETECTORS, FAST_DETECT_WIDTH, DetectorOptions
 
 
@@ -19,8 +19,8 @@ def _add_detector_options(command, default: str):
     for decorator in reversed([
         click.option("--detector", type=click.Choice(DETECTORS), default=default, show_default=True,
                      help="mtcnn: paper, workstation; yunet: OpenCV DNN, device; none: images are crops."),
-        click.option("--score-threshold", default=0.7, show_default=True, type=click.FloatRange(0, 1)),
-        click.option("--nms-threshold", default=0.3, show_default=True, type=click.FloatRange(0, 1, min_open=True)),
+        click.option("--score-threshold", default=0.7, show_default=True, type=FiniteFloatRange(0, 1)),
+        click.option("--nms-threshold", default=0.3, show_default=True, type=FiniteFloatRange(0, 1, min_open=True)),
         click.option("--min-face-size", default=20, show_default=True, type=click.IntRange(min=0),
                      help="Drop faces whose shorter side is smaller (pixels)."),
         click.option("--max-faces", default=10, show_default=True, type=click.IntRange(min=1)),
@@ -42,7 +42,7 @@ def build_detector_options(score_threshold, nms_threshold, min_face_size, max_fa
 @click.argument("dst", type=click.Path(file_okay=False, path_type=Path))
 @detector_options(default="mtcnn")
 @click.option("--size", default=64, show_default=True, type=click.IntRange(min=8), help="Crop side in pixels.")
-@click.option("--margin", default=None, type=click.FloatRange(min=0),
+@click.option("--margin", default=None, type=FiniteFloatRange(min=0),
               help="Margin around the box, fraction of its longer side (default: 0.2, or 0 with --detector none).")
 @click.option("--all-faces", is_flag=True, help="Keep every face (index suffix), not only the largest.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")

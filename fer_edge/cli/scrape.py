@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fer_edge.cli._common import format_table
+from fer_edge.cli._common import FiniteFloatRange, format_table
 
 
 @click.command()
@@ -21,11 +21,11 @@ from fer_edge.cli._common import format_table
               help="JSON selector profile (default: Google Images).")
 @click.option("--driver", default="/usr/bin/chromedriver", show_default=True, help="chromedriver path.")
 @click.option("--browser", default="/usr/bin/chromium", show_default=True, help="Chromium path.")
-@click.option("--delay", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Seconds between downloads.")
+@click.option("--delay", default=1.0, show_default=True, type=FiniteFloatRange(min=0), help="Seconds between downloads.")
 @click.option("--max-requests", default=1000, show_default=True, type=click.IntRange(min=1))
-@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+@click.option("--timeout", default=10.0, show_default=True, type=FiniteFloatRange(min=0.1),
               help="Seconds one image download may take.")
-@click.option("--page-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+@click.option("--page-timeout", default=30.0, show_default=True, type=FiniteFloatRange(min=0.1),
               help="Seconds a results page may take to load before the site counts as unreachable.")
 @click.option("--max-bytes", default=10 * 2**20, show_default=True, type=click.IntRange(min=1024))
 @click.option("--user-agent", default=None, help="User agent for the browser and downloads.")

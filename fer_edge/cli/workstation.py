@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from fer_edge.cli._common import format_table, load_workstation
+from fer_edge.cli._common import FiniteFloatRange, format_table, load_workstation
 from fer_edge.cli.device import metrics_table
 
 DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -23,7 +23,7 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
               help="Global batch size (split across replicas with --distribute).")
 @click.option("--image-size", default=64, show_default=True, type=click.IntRange(min=8))
 @click.option("--color-mode", type=click.Choice(["rgb", "grayscale"]), default="rgb", show_default=True)
-@click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--lr", "learning_rate", default=1e-3, show_default=True, type=FiniteFloatRange(min=0, min_open=True))
 @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
               help="cosine: decay to 1% of --lr over the run.")
 @click.option("--seed", default=42, show_default=True)
@@ -31,11 +31,11 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
               help="Flip, shift, rotation, zoom and brightness.")
 @click.option("--class-weights/--no-class-weights", default=False, show_default=True,
               help="Weight the loss by inverse class frequency.")
-@click.option("--label-smoothing", default=0.0, show_default=True, type=click.FloatRange(0, 0.5))
+@click.option("--label-smoothing", default=0.0, show_default=True, type=FiniteFloatRange(0, 0.5))
 @click.option("--early-stopping", default=0, show_default=True, type=click.IntRange(min=0),
               help="Patience in epochs on val accuracy (0: off).")
-@click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 0.9))
-@click.option("--test-fraction", default=0.0, show_default=True, type=click.FloatRange(0, 0.9))
+@click.option("--val-fraction", default=0.2, show_default=True, type=FiniteFloatRange(0, 0.9))
+@click.option("--test-fraction", default=0.0, show_default=True, type=FiniteFloatRange(0, 0.9))
 @click.option("--max-per-class", default=0, show_default=True, type=click.IntRange(min=0),
               help="Read at most N training images per class (0: all).")
 @click.option("--label-mode", type=click.Choice(["majority", "probability"]), default="majority", show_default=True,
@@ -43,24 +43,24 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--blend-labels", type=DATA_DIR, default=None,
               help="ImageFolder of the same faces (e.g. FER2013) whose labels are blended into the targets.")
 @click.option("--blend-weight", default=0.4, show_default=True,
-              type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
               help="Weight of the --blend-labels label in each matched face's target.")
 @click.option("--aux-labels", type=DATA_DIR, default=None,
               help="Dataset of the same faces (e.g. FER2013 with train/ and val/) whose labels train a second "
                    "head; fuse the heads with `fer-edge fuse-heads`.")
-@click.option("--aux-loss-weight", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True),
+@click.option("--aux-loss-weight", default=1.0, show_default=True, type=FiniteFloatRange(0, min_open=True),
               help="Weight of the second head's loss.")
 @click.option("--teacher", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="A trained .keras model (repeat for an ensemble: their mean) whose probabilities on the training "
                    "faces, mirror-averaged, are distilled into the targets; a heads.keras also teaches the second head.")
-@click.option("--teacher-weight", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+@click.option("--teacher-weight", default=0.5, show_default=True, type=FiniteFloatRange(0, 1, min_open=True),
               help="Weight of the teacher's probabilities in each training target.")
-@click.option("--teacher-temperature", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True),
+@click.option("--teacher-temperature", default=1.0, show_default=True, type=FiniteFloatRange(0, min_open=True),
               help="Soften the teacher's probabilities: softmax(log p / T).")
 @click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
               show_default=True, help="mirrored: all local GPUs; multiworker: machines in TF_CONFIG.")
 @click.option("--init-from", default="", help="Start from the weights of this .keras model (fine-tuning).")
-@click.option("--ema", default=0.0, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+@click.option("--ema", default=0.0, show_default=True, type=FiniteFloatRange(0, 1, max_open=True),
               help="Validate and save an exponential moving average of the weights with this momentum "
                    "(0.999: about the last 1,000 steps); 0 disables it.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last epoch.")
@@ -151,9 +151,9 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
 @click.option("--aux-data", required=True, type=DATA_DIR,
               help="Faces labelled like the second head (e.g. ../shared/data/fer2013/val).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The fused .keras model.")
-@click.option("--aux-min-accuracy", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--aux-min-accuracy", default=0.0, show_default=True, type=FiniteFloatRange(0, 1),
               help="Accuracy on --aux-data the fusion must keep.")
-@click.option("--aux-min-recall", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--aux-min-recall", default=0.0, show_default=True, type=FiniteFloatRange(0, 1),
               help="Recall of every --aux-data class the fusion must keep (per-class bias).")
 @click.option("--tta", type=click.Choice(["none", "mirror"]), default="mirror", show_default=True,
               help="Test-time augmentation used to score, and recorded in the fused model.")
