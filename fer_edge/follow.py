@@ -37,7 +37,9 @@ class FollowingDetector:
 
     def __init__(self, detector: FaceDetector, every: int = 1, min_score: float = 0.5, search: float = 0.5):
         if every < 1:
-            raise FerEdgeError(f"--detect-every must be at least 1, got {every}")
+            raise FerEdgeError(f"detect every k-th frame: k must be at least 1, got {every}")
+        if not (0.0 <= min_score <= 1.0 and 0.0 < search <= 4.0):  # also refuses NaN
+            raise FerEdgeError(f"min_score must be within [0, 1] and search within (0, 4], got {min_score}, {search}")
         self.detector, self.every, self.min_score, self.search = detector, every, min_score, search
         self.name = getattr(detector, "name", "detector")
         self._templates: list[_Template] = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fer_edge.errors import FerEdgeError
+
 
 @dataclass(frozen=True)
 class ClassProbabilities:
@@ -17,6 +19,11 @@ class ClassProbabilities:
 
     labels: tuple[str, ...]
     probabilities: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.labels) != len(self.probabilities) or not self.labels:
+            raise FerEdgeError(f"one probability per label: {len(self.labels)} labels, "
+                               f"{len(self.probabilities)} probabilities")
 
     @property
     def label(self) -> str:

@@ -30,6 +30,9 @@ class MirrorAveraged:
         pixels = np.asarray(pixels)
         if pixels.ndim != 4:
             raise FerEdgeError(f"expected pixels (N, H, W, C), got shape {pixels.shape}")
+        expected = self.classifier.metadata.preprocessing.input_shape
+        if pixels.shape[1:] != expected:  # before doubling the batch, so the message shows the caller's shape
+            raise FerEdgeError(f"expected pixels (N, {expected}), got {pixels.shape}")
         count = len(pixels)
         both = np.concatenate([pixels, pixels[:, :, ::-1]])
         probabilities = np.asarray(self.classifier.predict_pixels(both), dtype=np.float32)

@@ -71,3 +71,12 @@ def test_every_frame_detection_is_the_detector_itself(face_patch):
     assert detector.calls == 3
     with pytest.raises(FerEdgeError, match="at least 1"):
         FollowingDetector(detector, every=0)
+
+
+@pytest.mark.parametrize("options, message", [({"every": 0}, "k must be at least 1, got 0"),
+                                              ({"min_score": float("nan")}, "min_score must be within"),
+                                              ({"search": 0.0}, "search within \\(0, 4\\]"),
+                                              ({"search": float("inf")}, "got 0.5, inf")])
+def test_bad_following_options_are_refused(options, message):
+    with pytest.raises(FerEdgeError, match=message):
+        FollowingDetector(object(), **options)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from fer_edge.dataset import load_labeled_folder
+from fer_edge.errors import FerEdgeError
 from fer_edge.faces import FaceBox, WholeImageDetector
 from fer_edge.interpreter import TFLiteClassifier
 from fer_edge.recognizer import Recognizer
@@ -68,12 +70,11 @@ def test_mirror_tta_averages_a_face_and_its_mirror_in_one_batch():
     np.testing.assert_allclose(fake.predict_pixels(pixels)[:, 0], 1.0)
     np.testing.assert_allclose(apply_tta(fake, "mirror").predict_pixels(pixels), 0.5)
     assert fake.batches[-1] == 6 and apply_tta(fake).metadata is fake.metadata
+    with pytest.raises(FerEdgeError, match=r"expected pixels \(N, \(8, 8, 1\)\), got \(1, 4, 4, 1\)"):
+        MirrorAveraged(fake).predict_pixels(np.zeros((1, 4, 4, 1), np.uint8))  # the caller's shape, not a doubled batch
 
 
 def test_unknown_tta_mode_is_an_error():
-    import pytest
-
-    from fer_edge.errors import FerEdgeError
     from fer_edge.tta import apply_tta
 
     with pytest.raises(FerEdgeError, match="test-time augmentation"):
