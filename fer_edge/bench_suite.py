@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fer_edge.bench import BenchRecord, Frame, Pipeline, measure, score
 from fer_edge.faces import FAST_DETECT_WIDTH, DetectorOptions, create_detector
-from fer_edge.interpreter import TFLiteClassifier
+from fer_edge.interpreter import MAX_THREADS, TFLiteClassifier
 from fer_edge.model_files import default_model_path
 from fer_edge.tflite_metadata import load_tflite_metadata
 from fer_edge.tta import AUTO, apply_tta, resolve_tta
@@ -50,7 +50,7 @@ class BenchOptions:
     tflite: tuple[Path, ...] = ()
     keras: Path | None = None
     full: bool = True
-    threads: tuple[int, ...] = field(default_factory=lambda: tuple(sorted({1, os.cpu_count() or 1})))
+    threads: tuple[int, ...] = field(default_factory=lambda: tuple(sorted({1, min(os.cpu_count() or 1, MAX_THREADS)})))
     peers: tuple[str, ...] = ()
     runs: int = 100
     warmup: int = 10

@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 GPU_DELEGATE_LIBRARY = "libtensorflowlite_gpu_delegate.so"
 MAX_BATCH = 64  # faces per invoke; bounds activation memory for large evaluations
+MAX_THREADS = 64
+"""Interpreter threads at most: far past any useful count, well before thread creation fails (100,000 crashed
+the process in native code)."""
 
 
 def interpreter_module():
@@ -132,8 +135,8 @@ class TFLiteClassifier:
                  require_delegate: bool = False, metadata: ModelMetadata | None = None):
         self.path = Path(path)
         self.metadata: ModelMetadata = metadata or load_tflite_metadata(self.path)
-        if threads < 1:
-            raise FerEdgeError(f"threads must be at least 1, got {threads}")
+        if not 1 <= threads <= MAX_THREADS:
+            raise FerEdgeError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
         module = interpreter_module()
         delegates = load_delegates(delegate, require_delegate)
         try:

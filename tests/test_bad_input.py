@@ -268,6 +268,8 @@ def test_device_commands_refuse_a_bad_model(kind, command, tmp_path):
 @pytest.mark.parametrize("args", [
     ["predict", str(FACE_PHOTO), "--detect-width", "-5"],
     ["predict", str(FACE_PHOTO), "--threads", "0"],
+    ["predict", str(FACE_PHOTO), "--threads", "100000"],  # crashed in native code (thread creation)
+    ["bench", "--threads", "1,100000"],  # hung
     ["run", "--source", "0", "--max-fps", "-1"],
     ["run", "--source", "0", "--read-timeout", "0"],
     ["predict", str(FACE_PHOTO), "--model", "huge"],

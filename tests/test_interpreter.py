@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from fer_edge.errors import FerEdgeError, ModelError
-from fer_edge.interpreter import TensorInfo, TFLiteClassifier, dequantize, load_delegates, quantize
+from fer_edge.interpreter import MAX_THREADS, TensorInfo, TFLiteClassifier, dequantize, load_delegates, quantize
+from fer_edge.model_files import shipped_model_path
 from fer_edge.tflite_metadata import read_embedded_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +141,13 @@ def test_missing_gpu_delegate_falls_back_or_fails(converted, caplog):
 def test_threads_must_be_positive(converted):
     with pytest.raises(FerEdgeError, match="threads"):
         TFLiteClassifier(converted["fp32"].path, threads=0)
+
+
+@pytest.mark.parametrize("threads", [0, MAX_THREADS + 1, 100_000])  # 100,000 crashed the process in native code
+def test_threads_outside_1_to_64_are_refused_before_the_interpreter_starts(threads):
+    with pytest.raises(FerEdgeError, match=f"threads must be between 1 and 64, got {threads}"):
+        TFLiteClassifier(shipped_model_path("default"), threads=threads)
+    assert TFLiteClassifier(shipped_model_path("default"), threads=MAX_THREADS).metadata.labels
 
 
 def test_converted_models_record_their_sha256_and_refuse_any_changed_byte(converted, tmp_path):

@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from fer_edge.cli._common import format_table
+from fer_edge.interpreter import MAX_THREADS
 
 
-def int_list(minimum: int):
-    """A Click callback turning "1,4" into (1, 4), each at least `minimum` (None stays None)."""
+def int_list(minimum: int, maximum: int | None = None):
+    """A Click callback turning "1,4" into (1, 4), each at least `minimum` and at most `maximum` (None stays None)."""
 
     def parse(ctx, param, value: str | None) -> tuple[int, ...] | None:
         if value is None:
@@ -22,6 +23,8 @@ def int_list(minimum: int):
             raise click.BadParameter("a comma-separated list of integers, e.g. 1,4") from None
         if not numbers or min(numbers) < minimum:
             raise click.BadParameter(f"values must be at least {minimum}")
+        if maximum is not None and max(numbers) > maximum:
+            raise click.BadParameter(f"values must be at most {maximum}")
         return numbers
 
     return parse
@@ -38,7 +41,7 @@ def int_list(minimum: int):
 @click.option("--keras", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Float model for the full path (default: the shipped one).")
 @click.option("--full/--no-full", default=True, show_default=True, help="Include MTCNN + Keras (needs TensorFlow).")
-@click.option("--threads", default=None, callback=int_list(1),
+@click.option("--threads", default=None, callback=int_list(1, MAX_THREADS),
               help="Interpreter threads to compare, e.g. 1,4 (default: 1 and every core).")
 @click.option("--detect-width", "detect_widths", default="256", show_default=True, callback=int_list(0),
               help="YuNet input widths to compare, e.g. 0,320 (0: the full frame).")

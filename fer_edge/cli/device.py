@@ -9,6 +9,7 @@ import click
 from fer_edge.cli._common import FiniteFloatRange, echo_json, format_table
 from fer_edge.cli.faces import build_detector_options, detector_options
 from fer_edge.errors import ImageDecodeError
+from fer_edge.interpreter import MAX_THREADS
 
 
 def model_options(command):
@@ -17,7 +18,7 @@ def model_options(command):
         click.option("--model", "model", default="default", show_default=True,
                      help="A .tflite (or, on a workstation, .keras) model, or a shipped one: `default` (fast) "
                           "or `accurate`."),
-        click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+        click.option("--threads", default=1, show_default=True, type=click.IntRange(1, MAX_THREADS),
                      help="Interpreter CPU threads."),
         click.option("--delegate", default=None, help="`gpu` or a path to a TFLite delegate library."),
         click.option("--require-delegate", is_flag=True, help="Fail instead of falling back to the CPU."),
