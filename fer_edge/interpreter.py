@@ -178,9 +178,7 @@ class TFLiteClassifier:
         Raises:
             FerEdgeError: pixels of another shape or type (floats are not pixels: normalization is the model's).
         """
-        pixels = np.asarray(pixels)
-        if pixels.ndim != 4 or pixels.shape[1:] != self.metadata.preprocessing.input_shape:
-            raise FerEdgeError(f"expected pixels (N, {self.metadata.preprocessing.input_shape}), got {pixels.shape}")
+        pixels = self.metadata.preprocessing.check_batch(pixels)
         if pixels.dtype != np.uint8:
             raise FerEdgeError(f"expected uint8 model pixels (see to_model_pixels), got {pixels.dtype}")
         if len(pixels) == 0:

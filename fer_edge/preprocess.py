@@ -50,6 +50,17 @@ class Preprocessing:
         """(height, width, channels) of one model input."""
         return (*self.input_size, self.channels)
 
+    def check_batch(self, pixels) -> np.ndarray:
+        """`pixels` as an array, after checking it is a batch (N, H, W, C) of this input shape.
+
+        Raises:
+            FerEdgeError: another shape.
+        """
+        pixels = np.asarray(pixels)
+        if pixels.ndim != 4 or pixels.shape[1:] != self.input_shape:
+            raise FerEdgeError(f"expected pixels (N, {self.input_shape}), got {pixels.shape}")
+        return pixels
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         data = asdict(self)

@@ -27,12 +27,8 @@ class MirrorAveraged:
 
     def predict_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Mean of the probabilities of `pixels` (N, H, W, C) and of their left-right mirror images."""
-        pixels = np.asarray(pixels)
-        if pixels.ndim != 4:
-            raise FerEdgeError(f"expected pixels (N, H, W, C), got shape {pixels.shape}")
-        expected = self.classifier.metadata.preprocessing.input_shape
-        if pixels.shape[1:] != expected:  # before doubling the batch, so the message shows the caller's shape
-            raise FerEdgeError(f"expected pixels (N, {expected}), got {pixels.shape}")
+        # checked before the batch is doubled, so an error shows the caller's shape
+        pixels = self.classifier.metadata.preprocessing.check_batch(pixels)
         count = len(pixels)
         both = np.concatenate([pixels, pixels[:, :, ::-1]])
         probabilities = np.asarray(self.classifier.predict_pixels(both), dtype=np.float32)

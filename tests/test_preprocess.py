@@ -68,3 +68,12 @@ def test_empty_faces_and_empty_sizes_are_clear_errors():
 
     with pytest.raises(FerEdgeError, match="cannot be resized to 0x48"):
         resize_rgb(np.zeros((10, 10, 3), np.uint8), (48, 0))
+
+
+def test_check_batch_accepts_its_input_shape_and_refuses_others():
+    prep = Preprocessing((8, 8), "grayscale")
+    batch = prep.check_batch([np.zeros((8, 8, 1), np.uint8)])
+    assert isinstance(batch, np.ndarray) and batch.shape == (1, 8, 8, 1)
+    for shape in [(8, 8, 1), (1, 8, 8, 3), (2, 4, 4, 1)]:
+        with pytest.raises(FerEdgeError, match=rf"expected pixels \(N, \(8, 8, 1\)\), got \({shape[0]}"):
+            prep.check_batch(np.zeros(shape, np.uint8))
