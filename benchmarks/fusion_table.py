@@ -23,6 +23,15 @@ from fer_edge.train.fuse import head_scores, load_members
 from fer_edge.train.heads import SPACES, FusionGoal, HeadScores, choose_fusion, class_mapping
 
 GOALS = (FusionGoal(0.643, 0.35), FusionGoal(0.636, 0.30))
+"""The default's goal and a looser one; `--goal` sets others (the accurate model's: 0.64,0.335)."""
+
+
+def parse_goal(text: str) -> FusionGoal:
+    """`ACCURACY,RECALL` (e.g. `0.64,0.335`) as a FusionGoal; argparse reports a ValueError as a usage error."""
+    accuracy, recall = (float(part) for part in text.split(","))
+    if not (0 <= accuracy <= 1 and 0 <= recall <= 1):
+        raise ValueError(f"goal {text!r}: both numbers must lie in [0, 1]")
+    return FusionGoal(accuracy, recall)
 
 
 def members_scores(scores: dict[str, HeadScores], names: tuple[str, ...], views: int) -> HeadScores:
@@ -38,14 +47,14 @@ def per_member(scores: HeadScores, names: list[str]) -> dict[str, HeadScores]:
             for i, name in enumerate(names)}
 
 
-def table(primary: dict, aux: dict, mapping: np.ndarray) -> list[dict]:
+def table(primary: dict, aux: dict, mapping: np.ndarray, goals: tuple[FusionGoal, ...] = GOALS) -> list[dict]:
     """One row per subset, TTA, goal and fusion space: the chosen fusion and its accuracies."""
     rows = []
     for size in range(1, len(primary) + 1):
         for names in itertools.combinations(primary, size):
             for views, tta in ((1, "none"), (2, "mirror")):
                 p, a = members_scores(primary, names, views), members_scores(aux, names, views)
-                for goal, space in itertools.product(GOALS, SPACES):
+                for goal, space in itertools.product(goals, SPACES):
                     fusion, sweep = choose_fusion(p, a, mapping, goal, space=space)
                     row = next(r for r in sweep if r["fusion"] == fusion.to_dict())
                     rows.append({"members": list(names), "tta": tta, "goal": vars(goal), "space": space, **row})
@@ -58,13 +67,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ferplus/valid"))
     parser.add_argument("--aux-data", type=Path, default=Path("../shared/data/fer2013/val"))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--goal", type=parse_goal, action="append", metavar="ACCURACY,RECALL",
+                        help="FER2013 val accuracy and lowest recall to meet (repeat it; default: "
+                             + ", ".join(f"{g.aux_min_accuracy},{g.aux_min_recall}" for g in GOALS) + ")")
     args = parser.parse_args()
     named = dict(item.split("=", 1) for item in args.heads)
     members, metadata, aux_labels = load_members([Path(path) for path in named.values()])
     mapping = class_mapping(aux_labels, metadata[0].labels)
     primary, aux = (per_member(head_scores(members, metadata[0], folder, "mirror"), list(named))
                     for folder in (args.data, args.aux_data))
-    rows = table(primary, aux, mapping)
+    rows = table(primary, aux, mapping, tuple(args.goal or GOALS))
     for row in rows:
         print(f"{'+'.join(row['members']):16s} {row['tta']:6s} {row['space']:11s} goal {row['goal']['aux_min_accuracy']:.3f}/"
               f"{row['goal']['aux_min_recall']:.3f}  FER+ {row['primary_accuracy']:.4f}  FER2013 {row['aux_accuracy']:.4f}"

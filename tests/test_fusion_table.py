@@ -58,3 +58,18 @@ def test_per_member_splits_an_ensembles_views_back_into_its_members(fusion_table
     assert list(split) == ["good", "bad"]
     assert split["good"].views == good.views and split["bad"].views == bad.views
     assert split["bad"].members == 1 and split["bad"].labels is labels
+
+
+def test_table_takes_its_goals(fusion_table):
+    labels = np.array([0, 1, 1, 0])
+    primary = {"good": scores(labels, True)}
+    goal = fusion_table.parse_goal("0.64,0.335")
+    rows = fusion_table.table(primary, dict(primary), np.eye(2), (goal,))
+    assert len(rows) == 2 * 2 and {row["goal"]["aux_min_accuracy"] for row in rows} == {0.64}
+    assert {row["goal"]["aux_min_recall"] for row in rows} == {0.335}
+
+
+@pytest.mark.parametrize("text", ["0.64", "0.64,0.3,1", "high,low", "1.5,0.3", "0.64,-0.1"])
+def test_parse_goal_refuses_what_is_not_two_fractions(fusion_table, text):
+    with pytest.raises(ValueError):
+        fusion_table.parse_goal(text)
