@@ -127,9 +127,12 @@ $(EMA_RUN)/heads.keras: | $(VENV)/.demo-installed
 # 4 minutes an epoch here (about 3.3 hours): the accurate model's first member (the measured run's heads, history
 # and options are in docs/wide-experiment/final). An interrupted run resumes from its backup/; a docs/wide-experiment/run checkpoint,
 # when one is committed, is copied in first, so a run can span sessions.
+# A run folder seeded from its checkpoint committed under docs/ (when it has none yet), so training resumes from it:
+# $(call seed_run,RUN,CHECKPOINT); an empty or absent CHECKPOINT seeds nothing.
+seed_run = test -d $(1) || test -z "$(2)" || ! test -d $(2) || { mkdir -p $(dir $(1)) && cp -r $(2) $(1); }
 WIDE_RUN := runs/two-head-wide
 $(WIDE_RUN)/heads.keras: | $(VENV)/.demo-installed
-	test -d $(WIDE_RUN) || ! test -d docs/wide-experiment/run || { mkdir -p runs && cp -r docs/wide-experiment/run $(WIDE_RUN); }
+	$(call seed_run,$(WIDE_RUN),docs/wide-experiment/run)
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(WIDE_RUN) $(subst sepnet_deep,sepnet_wide,$(TWO_HEAD)) --lr 2e-3 \
 		--epochs 48 --seed 42 $$(test -d $(WIDE_RUN)/backup && echo --resume)
 # Experiment toward the accurate model's 83% (README, "A wider network"): sepnet_wide trained on FER2013 alone
@@ -140,8 +143,7 @@ $(WIDE_RUN)/heads.keras: | $(VENV)/.demo-installed
 WIDE_FER2013_RUN := runs/wide-fer2013
 WIDE_FER2013_FROM ?= docs/wide-experiment/fer2013-run
 $(WIDE_FER2013_RUN)/model.keras: | $(VENV)/.demo-installed
-	test -d $(WIDE_FER2013_RUN) || test -z "$(WIDE_FER2013_FROM)" || \
-		{ mkdir -p runs && cp -r $(WIDE_FER2013_FROM) $(WIDE_FER2013_RUN); }
+	$(call seed_run,$(WIDE_FER2013_RUN),$(WIDE_FER2013_FROM))
 	test -f $@ || $(VENV)/bin/fer-edge train $(FER2013) --out $(WIDE_FER2013_RUN) \
 		$(subst sepnet_deep,sepnet_wide,$(DEFAULT_RECIPE:80=60)) --seed 42 \
 		$$(test -d $(WIDE_FER2013_RUN)/backup && echo --resume)
@@ -150,8 +152,7 @@ runs/wide-fer2013-heads.keras: $(WIDE_FER2013_RUN)/model.keras
 # ... then trunk and both heads trained on together, as the default's two-head model was (30 epochs, about 3 minutes each here).
 # Resumable across sessions from the checkpoint committed in docs/wide-experiment/two-head-fer2013-run.
 runs/two-head-wide-fer2013/heads.keras: runs/wide-fer2013-heads.keras
-	test -d runs/two-head-wide-fer2013 || ! test -d docs/wide-experiment/two-head-fer2013-run || \
-		{ mkdir -p runs && cp -r docs/wide-experiment/two-head-fer2013-run runs/two-head-wide-fer2013; }
+	$(call seed_run,runs/two-head-wide-fer2013,docs/wide-experiment/two-head-fer2013-run)
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-wide-fer2013 $(subst sepnet_deep,sepnet_wide,$(TWO_HEAD)) \
 		--lr 1e-3 --epochs 30 --seed 11 --init-from runs/wide-fer2013-heads.keras \
 		$$(test -d runs/two-head-wide-fer2013/backup && echo --resume)
@@ -172,7 +173,7 @@ accurate-model: $(VENV)/.demo-installed $(ACCURATE_MEMBERS)
 # Commit the run folder's backup/, history.csv, options.json and best.keras back there to keep the progress.
 PAPER_FERPLUS_RUN ?= runs/paper-ferplus
 paper-ferplus: $(VENV)/.demo-installed
-	test -d $(PAPER_FERPLUS_RUN) || { mkdir -p runs && cp -r docs/paper-reproduction/ferplus-run $(PAPER_FERPLUS_RUN); }
+	$(call seed_run,$(PAPER_FERPLUS_RUN),docs/paper-reproduction/ferplus-run)
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(PAPER_FERPLUS_RUN) --arch paper_cnn --epochs 100 --early-stopping 20 \
 		--label-mode majority --resume
 
