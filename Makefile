@@ -150,10 +150,13 @@ $(WIDE_FER2013_RUN)/model.keras: | $(VENV)/.demo-installed
 runs/wide-fer2013-heads.keras: $(WIDE_FER2013_RUN)/model.keras
 	$(VENV)/bin/fer-edge add-head $< $(FERPLUS) --out $@
 # ... then trunk and both heads trained on together, as the default's two-head model was (30 epochs, about 3 minutes each here).
-# Resumable across sessions from the checkpoint committed in docs/wide-experiment/two-head-fer2013-run.
-runs/two-head-wide-fer2013/heads.keras: runs/wide-fer2013-heads.keras
-	$(call seed_run,runs/two-head-wide-fer2013,docs/wide-experiment/two-head-fer2013-run)
-	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-wide-fer2013 $(subst sepnet_deep,sepnet_wide,$(TWO_HEAD)) \
+# The finished run (heads, history, options) is committed in docs/wide-experiment/two-head-fer2013-run and taken as
+# it is; TWO_HEAD_WF_FROM= (empty) trains it again (resumable from runs/two-head-wide-fer2013/backup).
+TWO_HEAD_WF_FROM ?= docs/wide-experiment/two-head-fer2013-run
+runs/two-head-wide-fer2013/heads.keras: | $(VENV)/.demo-installed
+	$(call seed_run,runs/two-head-wide-fer2013,$(TWO_HEAD_WF_FROM))
+	test -f $@ || $(MAKE) runs/wide-fer2013-heads.keras
+	test -f $@ || $(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-wide-fer2013 $(subst sepnet_deep,sepnet_wide,$(TWO_HEAD)) \
 		--lr 1e-3 --epochs 30 --seed 11 --init-from runs/wide-fer2013-heads.keras \
 		$$(test -d runs/two-head-wide-fer2013/backup && echo --resume)
 runs/two-head-blend05/heads.keras: | $(VENV)/.demo-installed

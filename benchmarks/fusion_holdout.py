@@ -11,6 +11,8 @@ calibrating the heads against each other moves the trade-off between the label s
     .venv/bin/python benchmarks/fusion_holdout.py docs/wide-experiment/final/heads.keras \\
         docs/default-model/two-head/heads.keras --aux-min-accuracy 0.643 --aux-min-recall 0.35 --seeds 3 \\
         --ways logit,probability --json docs/wide-experiment/fusion-holdout-wide-def.json
+
+`--tta none` scores every member without the mirror view (default: mirror).
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def summarize(rows: list[dict], ways: list[str]) -> dict:
                   for key in ("primary_accuracy", "aux_accuracy", "aux_min_recall")} for way in ways}
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options; an unknown way or TTA ends the run before the minutes of scoring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("heads", nargs="+", type=Path)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ferplus/valid"))
@@ -104,19 +107,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--ways", default="logit,probability",
                         help=f"comma-separated ways of choosing, of {list(WAYS)}")
+    parser.add_argument("--tta", choices=("none", "mirror"), default="mirror",
+                        help="test-time augmentation of every member (default: mirror)")
     parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    ways = args.ways.split(",")
-    unknown = [way for way in ways if way not in WAYS]
-    if unknown:  # before the minutes of loading and scoring
+    args = parser.parse_args(argv)
+    args.ways = args.ways.split(",")
+    unknown = [way for way in args.ways if way not in WAYS]
+    if unknown:
         parser.error(f"unknown ways {unknown}; choose from {list(WAYS)}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     members, metadata, aux_labels = load_members(args.heads)
     mapping = class_mapping(aux_labels, metadata[0].labels)
-    primary, aux = (head_scores(members, metadata[0], folder, "mirror") for folder in (args.data, args.aux_data))
+    primary, aux = (head_scores(members, metadata[0], folder, args.tta) for folder in (args.data, args.aux_data))
     goal = FusionGoal(args.aux_min_accuracy, args.aux_min_recall)
-    rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed, ways)]
-    summary = summarize(rows, ways)
-    result = {"heads": [str(h) for h in args.heads], "goal": vars(goal), "summary_held_out": summary, "runs": rows}
+    rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed, args.ways)]
+    summary = summarize(rows, args.ways)
+    result = {"heads": [str(h) for h in args.heads], "goal": vars(goal), "tta": args.tta,
+              "summary_held_out": summary, "runs": rows}
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

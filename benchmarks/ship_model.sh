@@ -2,13 +2,14 @@
 # A fused .keras model -> a shipped model: crop framing and TTA calibrated on FER+ valid, converted into
 # fer_edge/models/ (every precision, or int8 only) and verified, then reported on FER+ valid (majority labels),
 # FER2013 val (original labels) and end to end on the photos, into docs/NAME-model/.
-# Usage: benchmarks/ship_model.sh NAME all|int8 MODEL.keras   (from the repository root, after `make demo`'s install)
+# Usage: [TTA=none|mirror] benchmarks/ship_model.sh NAME all|int8 MODEL.keras   (from the repository root, after
+# `make demo`'s install; TTA pins the recorded test-time augmentation, by default the one that pays on FER+ valid)
 set -euo pipefail
 name=$1 quant=$2 keras=$3
 ferplus=${FERPLUS:-../shared/data/ferplus} fer2013=${FER2013:-../shared/data/fer2013}
 fe=.venv/bin/fer-edge py=.venv/bin/python docs=docs/$name-model
 mkdir -p "$docs"
-"$fe" calibrate "$keras" "$ferplus/valid" --detector yunet --detector mtcnn --limit 1000 --write \
+"$fe" calibrate "$keras" "$ferplus/valid" --detector yunet --detector mtcnn --limit 1000 --write --tta "${TTA:-auto}" \
     --json "$docs/calibration.json"
 if [ "$quant" = all ]; then
     "$fe" convert "$keras" --quant all --calibration "$ferplus" --samples 500 --per-tensor --out fer_edge/models/ \

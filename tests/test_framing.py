@@ -94,5 +94,12 @@ def test_calibrate_command_prints_and_records(crops_of_known_framing, tmp_path):
     assert "yunet     3/3" in result.output and "-> tta none" in result.output
     recorded = load_metadata(tmp_path / "m.meta.json").crops["yunet"]
     assert recorded.scale == pytest.approx(1.3, abs=0.12)
+    assert "(tta none)" in result.output and load_metadata(tmp_path / "m.meta.json").tta == "none"
+    pinned = CliRunner().invoke(cli, ["calibrate", str(model), str(crops_of_known_framing), "--write", "--tta", "mirror"])
+    assert pinned.exit_code == 0, pinned.output
+    assert "-> tta none" in pinned.output and "(tta mirror)" in pinned.output
+    assert load_metadata(tmp_path / "m.meta.json").tta == "mirror"
+    bad = CliRunner().invoke(cli, ["calibrate", str(model), str(crops_of_known_framing), "--tta", "flip"])
+    assert bad.exit_code == 2 and "'flip' is not one of" in bad.output
     missing = CliRunner().invoke(cli, ["calibrate", str(tmp_path / "none.tflite"), str(crops_of_known_framing)])
     assert missing.exit_code == 1 and "Error: model file not found" in missing.output

@@ -79,3 +79,17 @@ def test_temperature_way_chooses_a_pair_of_the_grid_and_plain_ways_keep_one(fusi
     assert fusion_holdout.choose(primary, aux, np.eye(3), goal, "probability")[1] == (1.0, 1.0)
     rows = fusion_holdout.holdout(primary, aux, np.eye(3), goal, seed=3, ways=["probability_temperature"])
     assert all(row["held_out"]["primary_accuracy"] == 1.0 and len(row["temperatures"]) == 2 for row in rows)
+
+
+def test_parse_args_reads_tta_and_ways(fusion_holdout):
+    args = fusion_holdout.parse_args(["a.keras", "b.keras", "--tta", "none", "--ways", "logit,probability"])
+    assert (args.tta, args.ways, args.heads[1].name) == ("none", ["logit", "probability"], "b.keras")
+    assert fusion_holdout.parse_args(["a.keras"]).tta == "mirror"
+
+
+@pytest.mark.parametrize("argv", [["a.keras", "--tta", "flip"], ["a.keras", "--ways", "logit,median"], []])
+def test_parse_args_refuses_unknown_tta_ways_and_no_heads(fusion_holdout, argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        fusion_holdout.parse_args(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err

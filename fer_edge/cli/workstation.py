@@ -115,8 +115,12 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
               help="Frame at most N faces per detector (0: all).")
 @click.option("--write", is_flag=True,
               help="Record the framings and the TTA that pays in MODEL's metadata file (before converting).")
+@click.option("--tta", "tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
+              help="TTA that --write records: auto, the one that pays here; none or mirror as given (e.g. when "
+                   "mirror would break a latency budget).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, write: bool, json_path: Path | None):
+def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, write: bool, tta: str,
+              json_path: Path | None):
     """Calibrate MODEL's crop framing per detector, and test-time augmentation, on labelled face crops.
 
     DATA holds crops framed like the training faces (e.g. ../shared/data/ferplus/valid). Each face is
@@ -140,8 +144,9 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
         json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     if write:
         target = sidecar_path(model)
-        record_calibration(target, list(result.framings), result.tta)
-        click.echo(f"recorded in {target}")
+        recorded = result.tta if tta == "auto" else tta
+        record_calibration(target, list(result.framings), recorded)
+        click.echo(f"recorded in {target} (tta {recorded})")
 
 
 @click.command("fuse-heads")
