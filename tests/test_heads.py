@@ -213,6 +213,8 @@ def test_training_with_a_second_head_saves_both_heads_and_the_primary_alone(two_
     assert len(single.outputs) == 1 and single_metadata.labels == EMOTIONS
     pixels = normalize(np.random.default_rng(2).integers(0, 256, (3, 48, 48, 1), dtype=np.uint8), metadata.preprocessing)
     np.testing.assert_allclose(np.asarray(single(pixels)), np.asarray(heads(pixels)[HEAD]), atol=1e-6)
+    best, best_metadata = load_keras_model(run / "best.keras")  # an unfinished run's checkpoint loads as heads
+    assert tuple(best_metadata.extra["aux_labels"]) == ("angry", "fear", "happy") and len(best.outputs) == 2
     history = json.loads((run / "history.json").read_text())
     assert len(history["val_probabilities_accuracy"]) == 2 and "aux_probabilities_loss" in history
     assert result.best_val_accuracy == max(history["val_probabilities_accuracy"])

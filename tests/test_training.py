@@ -13,6 +13,7 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.metadata import load_metadata
 from fer_edge.preprocess import Preprocessing, normalize
 from fer_edge.train import training
+from fer_edge.train.keras_io import load_keras_model
 from fer_edge.train.pipeline import make_dataset
 from fer_edge.train.training import TrainOptions, balanced_class_weights, read_history, train
 from helpers import TINY
@@ -23,7 +24,11 @@ FAST = dict(arch=TINY, epochs=3, image_size=32, batch_size=16, augment=False, ve
 def test_run_writes_model_metadata_and_history(synthetic_faces, tmp_path):
     result = train(synthetic_faces, tmp_path / "run", TrainOptions(**FAST))
     names = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"model.keras", "model.meta.json", "best.keras", "history.csv", "history.json", "options.json"} <= names
+    assert {"model.keras", "model.meta.json", "best.keras", "best.meta.json", "history.csv", "history.json",
+            "options.json"} <= names
+    best, best_metadata = load_keras_model(tmp_path / "run" / "best.keras")  # loadable with its sidecar
+    assert best_metadata.labels == ("happy", "sad", "surprise") and best_metadata.arch == TINY
+    assert len(best.outputs) == 1 and best.outputs[0].shape[-1] == 3
     assert "backup" not in names  # removed once training finishes
     metadata = load_metadata(tmp_path / "run" / "model.meta.json")
     assert metadata.labels == ("happy", "sad", "surprise")

@@ -16,7 +16,7 @@ import tensorflow as tf
 from fer_edge.dataset import Dataset, has_split_folders, load_dataset, split_folder, stratified_indices
 from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.files import ensure_folder
-from fer_edge.metadata import ModelMetadata
+from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
 from fer_edge.train.checkpoints import check_resumable
 from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
@@ -282,7 +282,8 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     """Train `options.arch` on the ImageFolder at `data_root`; write everything to `run_dir`.
 
     `run_dir` receives `model.keras` (best epoch by val accuracy) with
-    `model.meta.json`, `best.keras`, `history.csv`, `history.json` and `options.json`.
+    `model.meta.json`, `best.keras` (the best epoch so far, with `best.meta.json` from the start),
+    `history.csv`, `history.json` and `options.json`.
     With `resume=True` an interrupted run continues from its last finished epoch.
 
     Raises:
@@ -302,8 +303,19 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     aux = _aux_targets(dataset, options)
     dataset, aux = _distill(dataset, options, aux)
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
+    save_metadata(_checkpoint_metadata(dataset, options, aux), sidecar_path(run_dir / "best.keras"))
     model, throughput, replicas = _fit(dataset, run_dir, options, resume, aux)
     return _finish(model, dataset, run_dir, options, throughput, replicas, aux)
+
+
+def _checkpoint_metadata(dataset: Dataset, options: TrainOptions,
+                         aux: dict[str, AuxTargets] | None) -> ModelMetadata:
+    """The sidecar of `best.keras`, written before the first epoch so an unfinished run's best epoch loads
+    like a finished model (`fer-edge evaluate`, `fuse-heads`, the benchmarks)."""
+    extra = {"seed": options.seed, "train_options": asdict(options)}
+    if aux:
+        extra["aux_labels"] = list(aux["train"].classes)
+    return ModelMetadata(dataset.classes, options.preprocessing, options.arch, extra)
 
 
 def _blend(dataset: Dataset, options: TrainOptions) -> Dataset:
