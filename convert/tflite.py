@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from fer_edge.convert.calibration import calibration_pixels
 from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.files import ensure_folder, write_atomic
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
+from fer_edge.native_logs import native_stderr_silenced
 from fer_edge.preprocess import normalize
 from fer_edge.tflite_metadata import DIGEST_KEY, METADATA_NAME, UNSEALED, read_embedded_json, seal
 from fer_edge.train.keras_io import load_keras_model
@@ -85,6 +87,16 @@ def _io_quantization(model_bytes: bytes) -> dict:
                    "zero_point": int(d["quantization"][1])} for name, d in details.items()}
 
 
+@contextlib.contextmanager
+def _converter_quiet():
+    """Keep the converter's chatter out of normal runs: Keras's export summary goes to stdout (captured by the
+    caller), the MLIR quantizer's "fully_quantize: ..." line to file descriptor 2 from C++, and a warning about
+    input statistics that does not apply (int8 input quantization comes from the calibration data)."""
+    with warnings.catch_warnings(), native_stderr_silenced():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected", category=UserWarning)
+        yield
+
+
 def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
                   calibration: str | Path | None = None, samples: int = 300, seed: int = 0,
                   per_tensor: bool = False) -> ConversionResult:
@@ -110,7 +122,7 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
     model, metadata = load_keras_model(keras_path)
     pixels = calibration_pixels(calibration, metadata.preprocessing, samples, seed) if quant == "int8" else None
     try:
-        with contextlib.redirect_stdout(io.StringIO()) as chatter:  # Keras prints its export summary
+        with contextlib.redirect_stdout(io.StringIO()) as chatter, _converter_quiet():
             converted = _converter(model, quant, pixels, metadata, per_tensor).convert()
         logger.debug("converter output: %s", chatter.getvalue())
     except Exception as exc:  # TensorFlow's converter raises many unrelated types

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -102,10 +103,15 @@ def test_tflite_matches_keras_on_a_batch_and_one_by_one(trained, converted):
     np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_conversion_is_deterministic(trained, converted, tmp_path):
+def test_conversion_is_deterministic_and_quiet(trained, converted, tmp_path, capfd):
     model, data, _ = trained
-    again = convert_model(model, tmp_path / "again.tflite", "int8", data, samples=120)
+    capfd.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the converter's input-statistics warning would raise here
+        again = convert_model(model, tmp_path / "again.tflite", "int8", data, samples=120)
     assert again.path.read_bytes() == converted["int8"].path.read_bytes()
+    out, err = capfd.readouterr()  # what native code wrote to file descriptors 1 and 2 too
+    assert "fully_quantize" not in out + err and "Statistics for quantized inputs" not in err
 
 
 def test_int8_without_calibration_data_is_an_error(trained, tmp_path):
