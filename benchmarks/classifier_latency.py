@@ -18,6 +18,7 @@ import numpy as np
 
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.evaluation import report_labels
+from fer_edge.host import host_info
 from fer_edge.interpreter import TFLiteClassifier
 from fer_edge.tta import apply_tta
 
@@ -47,7 +48,7 @@ def main() -> None:
 
         peer = fer_peer()[1]
         classifiers.update({f"fer (mini-Xception) ({mode})": apply_tta(peer, mode) for mode in modes})
-    results, inputs = {}, {}
+    results, inputs, host = {}, {}, host_info()
     for name, classifier in classifiers.items():
         score, pixels = accuracy(classifier, args.data)
         results[name], inputs[name] = {"accuracy": score, "ms": []}, pixels[: args.runs]
@@ -58,7 +59,8 @@ def main() -> None:
             results[name]["ms"].append((time.perf_counter() - start) * 1000)
     report = {name: {"accuracy": round(r["accuracy"], 4), "median_ms": round(float(np.median(r["ms"][10:])), 4),
                      "p90_ms": round(float(np.percentile(r["ms"][10:], 90)), 4),
-                     "size_bytes": classifiers[name].path.stat().st_size} for name, r in results.items()}
+                     "size_bytes": classifiers[name].path.stat().st_size, "host": host}
+              for name, r in results.items()}
     print(json.dumps(report, indent=2))
 
 

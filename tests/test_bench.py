@@ -83,8 +83,12 @@ def test_bench_command_full_and_edge_paths(trained, converted, tmp_path):
     full = records[0]
     assert full["path"] == "full" and full["detector"] == "mtcnn" and full["device"] in ("cpu", "gpu")
     assert full["agreement"] == 1.0
+    from fer_edge.host import describe_host, host_info
+
+    assert f"host: {describe_host(host_info())}" in result.output
     for item in records:
         assert {"name", "path", "precision", "threads", "detector", "size_bytes", "latency_ms", "agreement"} <= set(item)
+        assert item["host"] == host_info()  # the machine travels with every record
         for stage in ("detect", "classify", "end_to_end"):
             assert set(item["latency_ms"][stage]) == {"median", "p90", "p99"}
     assert {r["precision"] for r in records[1:]} == {"int8", "fp32"}

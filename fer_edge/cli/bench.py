@@ -66,16 +66,19 @@ def bench(data, per_class, tflite, keras, full, threads, detect_widths, peers, t
     """
     from fer_edge.bench import default_frames, labeled_frames, pareto_front
     from fer_edge.bench_suite import BenchOptions, run_benchmark
+    from fer_edge.host import describe_host, host_info
 
     frames = labeled_frames(data, per_class) if data else default_frames()
     options = BenchOptions(tuple(tflite), keras, full, threads or BenchOptions().threads, tuple(peers), runs, warmup,
                            detect_widths=detect_widths, tta=tuple(dict.fromkeys(tta_modes.split(","))))
     records = run_benchmark(frames, options, progress=True)
     front = pareto_front(records)
+    host = host_info()
     click.echo(bench_table(records))
     click.echo("Pareto front (fastest first): " + ", ".join(r.name for r in front))
-    if json_path:
-        json_path.write_text(json.dumps([r.to_dict() for r in records], indent=2) + "\n")
+    click.echo(f"host: {describe_host(host)}")
+    if json_path:  # every record names the host: latencies compare within one run, on one machine
+        json_path.write_text(json.dumps([{**r.to_dict(), "host": host} for r in records], indent=2) + "\n")
         click.echo(f"json: {json_path}")
     if plot_path:
         from fer_edge.cli._common import load_workstation
