@@ -7,6 +7,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from fer_edge.dataset import load_dataset
 from fer_edge.errors import FerEdgeError
@@ -103,7 +104,8 @@ def test_class_weights_and_cosine_schedule_train(synthetic_faces, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"learning_rate": -1.0}, {"distribute": "tpu"}, {"lr_schedule": "step"},
-                                    {"ema": 1.0}, {"ema": -0.1}])
+                                    {"ema": 1.0}, {"ema": -0.1}, {"mixup": -0.2}, {"mixup": float("nan")},
+                                    {"mixup": 11.0}])
 def test_bad_options(kwargs):
     with pytest.raises(FerEdgeError):
         TrainOptions(**kwargs)
@@ -126,6 +128,68 @@ def test_training_pipeline_shuffles_and_augments_within_range(synthetic_faces):
     assert len(images) == len(split) and images.min() >= 0.0 and images.max() <= 1.0
     assert sorted(labels.tolist()) == sorted(split.labels.tolist())
     assert labels.tolist() != split.labels.tolist()
+
+
+def constant_faces(values) -> np.ndarray:
+    """One 4x4 single-channel face per value, every pixel that value: a mixed face shows its lambda."""
+    return np.stack([np.full((4, 4, 1), v, np.float32) for v in values])
+
+
+def test_mixup_mixes_each_face_and_its_target_with_the_same_partner_and_lambda():
+    from fer_edge.train.pipeline import mixup_batch
+
+    values = np.array([0.0, 100.0, 200.0, 300.0], np.float32)
+    targets = np.eye(4, dtype=np.float32)
+    images, mixed, weights = mixup_batch(tf.constant(constant_faces(values)), tf.constant(targets), None,
+                                         tf.constant([7, 1], tf.int64), alpha=0.4)
+    assert weights is None
+    mixed = mixed.numpy()
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-6)
+    for face, target in zip(images.numpy(), mixed):  # the image is the targets' weighted mix of the values
+        assert np.ptp(face) == 0 and face.flat[0] == pytest.approx(float(target @ values), abs=1e-3)
+    again = mixup_batch(tf.constant(constant_faces(values)), tf.constant(targets), None,
+                        tf.constant([7, 1], tf.int64), alpha=0.4)[1].numpy()
+    np.testing.assert_array_equal(again, mixed)  # stateless: the same seed, the same mix
+    other = mixup_batch(tf.constant(constant_faces(values)), tf.constant(targets), None,
+                        tf.constant([8, 1], tf.int64), alpha=0.4)[1].numpy()
+    assert not np.allclose(other, mixed)
+
+
+def test_mixup_of_a_second_head_mixes_only_labelled_faces():
+    from fer_edge.train.pipeline import mixup_batch
+
+    targets = {"a": tf.constant(np.eye(2, dtype=np.float32)), "b": tf.constant([[0.0, 1.0], [0.0, 0.0]])}
+    weights = {"a": tf.constant([1.0, 1.0]), "b": tf.constant([1.0, 0.0])}  # face 1 has no second-head label
+    for seed in range(6):
+        images, mixed, mixed_weights = mixup_batch(tf.constant(constant_faces([0.0, 10.0])), targets, weights,
+                                                   tf.constant([seed, 5], tf.int64), alpha=1.0)
+        lam_of_face0_content = 1.0 - images.numpy()[:, 0, 0, 0] / 10.0  # share of face 0 in each mixed face
+        np.testing.assert_allclose(mixed_weights["b"].numpy(), lam_of_face0_content, atol=1e-5)
+        np.testing.assert_allclose(mixed_weights["a"].numpy(), 1.0, atol=1e-6)
+        for row, weight in zip(mixed["b"].numpy(), mixed_weights["b"].numpy()):
+            if weight > 1e-4:  # whatever the mix, the second head learns only face 0's label
+                np.testing.assert_allclose(row, [0.0, 1.0], atol=1e-4)
+
+
+def test_training_pipeline_with_mixup_draws_anew_each_epoch_and_leaves_validation_alone(synthetic_faces):
+    prep = Preprocessing((32, 32))
+    splits = load_dataset(synthetic_faces, prep).splits
+    data = make_dataset(splits["train"], prep, 3, 16, training=True, seed=3, mixup=0.4)
+    first, second = ([b[1].numpy() for b in data] for _ in range(2))
+    soft = np.concatenate(first)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
+    assert len(soft) == len(splits["train"]) and (soft.max(axis=1) < 0.999).mean() > 0.5  # most targets mixed
+    assert not np.allclose(np.concatenate(second), soft)
+    rebuilt = [b[1].numpy() for b in make_dataset(splits["train"], prep, 3, 16, training=True, seed=3, mixup=0.4)]
+    np.testing.assert_array_equal(np.concatenate(rebuilt), soft)  # reproducible from the seed
+    val = next(iter(make_dataset(splits["val"], prep, 3, 8, training=False, mixup=0.4)))
+    np.testing.assert_array_equal(val[1].numpy().max(axis=1), 1.0)  # validation is never mixed
+
+
+def test_a_mixup_run_trains_and_records_its_alpha(synthetic_faces, tmp_path):
+    result = train(synthetic_faces, tmp_path / "run", TrainOptions(**{**FAST, "epochs": 2, "mixup": 0.2}))
+    assert len(result.history["loss"]) == 2 and np.isfinite(result.history["loss"]).all()
+    assert json.loads((tmp_path / "run" / "options.json").read_text())["mixup"] == 0.2
 
 
 def test_init_from_starts_with_the_given_weights(synthetic_faces, tmp_path):
@@ -204,3 +268,13 @@ def test_ema_run_resumes_with_its_average(synthetic_faces, tmp_path, monkeypatch
     initial, trained, averaged = (_weights(r.model_path) for r in (start, raw, resumed))
     # the backup carried the average over: restarted at the resumed weights, it would sit two epochs away
     assert np.abs(averaged - initial).mean() < 0.5 * np.abs(trained - initial).mean()
+
+
+@pytest.mark.parametrize("value", ["nan", "-0.1", "11"])
+def test_cli_refuses_a_bad_mixup_before_reading_data(synthetic_faces, tmp_path, value):
+    from click.testing import CliRunner
+
+    from fer_edge.cli import cli
+
+    result = CliRunner().invoke(cli, ["train", str(synthetic_faces), "--out", str(tmp_path / "run"), "--mixup", value])
+    assert result.exit_code == 2 and "--mixup" in result.output and not (tmp_path / "run").exists()

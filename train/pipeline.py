@@ -31,6 +31,30 @@ def normalize_tensor(pixels: tf.Tensor, prep: Preprocessing) -> tf.Tensor:
     return tf.cast(pixels, tf.float32) * np.float32(prep.scale) + np.float32(prep.offset)
 
 
+def mixup_batch(images: tf.Tensor, targets, weights, seed: tf.Tensor, alpha: float):
+    """Mix every face of a batch with another face of the same batch (mixup, Zhang et al. 2018).
+
+    Each face gets its own lambda ~ Beta(alpha, alpha) and a partner from a permutation of the batch, both
+    drawn from the stateless `seed`; images and targets mix alike. With two heads (`targets` and
+    `weights` dicts), a head's sample weight mixes too and its target is the weighted mix of the labelled
+    parts, so a face without a second-head label contributes nothing to that head's target.
+    """
+    size = tf.shape(images)[0]
+    draws = [tf.random.stateless_gamma([size], seed=seed + [0, k], alpha=alpha) for k in (1, 2)]
+    lam = draws[0] / (draws[0] + draws[1])
+    order = tf.argsort(tf.random.stateless_uniform([size], seed=seed + [0, 3]))
+    mixed = images * lam[:, None, None, None] + tf.gather(images, order) * (1.0 - lam[:, None, None, None])
+    if weights is None:
+        return mixed, targets * lam[:, None] + tf.gather(targets, order) * (1.0 - lam[:, None]), None
+    new_targets, new_weights = {}, {}
+    for head, target in targets.items():
+        own, other = weights[head] * lam, tf.gather(weights[head], order) * (1.0 - lam)
+        new_weights[head] = own + other
+        total = tf.maximum(new_weights[head], 1e-12)[:, None]
+        new_targets[head] = (target * own[:, None] + tf.gather(target, order) * other[:, None]) / total
+    return mixed, new_targets, new_weights
+
+
 def make_dataset(
     split: Split,
     prep: Preprocessing,
@@ -40,13 +64,15 @@ def make_dataset(
     augment: bool = False,
     seed: int = 42,
     aux: AuxTargets | None = None,
+    mixup: float = 0.0,
 ) -> tf.data.Dataset:
     """Build a tf.data pipeline of (normalized images, targets) batches: soft targets or one-hot labels.
 
     The decoded pixels live in memory (cached), batches are shuffled per epoch
     with `seed`, augmented in parallel map calls, and prefetched so the model,
     not the input, limits training speed. With `aux`, targets and sample weights
-    are dicts keyed by the two heads' output names.
+    are dicts keyed by the two heads' output names. `mixup` > 0 (training only)
+    mixes faces and targets after augmentation with lambda ~ Beta(mixup, mixup).
     """
     targets = split.target_matrix(num_classes)
     if aux is None:
@@ -60,13 +86,23 @@ def make_dataset(
         data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
     augment_layers = augmenter(seed) if (training and augment) else None
+    mix = training and mixup > 0
 
-    def transform(pixels, *targets):
+    def transform(batch, draw):
+        pixels, targets, weights = (*batch, None) if len(batch) == 2 else batch
         images = tf.cast(pixels, tf.float32)
         if augment_layers is not None:
             images = tf.clip_by_value(augment_layers(images, training=True), 0.0, 255.0)
+        if mix:
+            images, targets, weights = mixup_batch(images, targets, weights, tf.stack([draw, seed]), mixup)
         images = normalize_tensor(images, prep)
-        return (images, *targets)
+        return (images, targets) if weights is None else (images, targets, weights)
 
-    data = data.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if mix:  # one random number per batch, new every epoch and reproducible from `seed`: its mixup draws' seed
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        data = tf.data.Dataset.zip((data, draws)).map(transform, num_parallel_calls=tf.data.AUTOTUNE,
+                                                       deterministic=True)
+    else:
+        data = data.map(lambda *batch: transform(batch, None), num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)

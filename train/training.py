@@ -79,6 +79,8 @@ class TrainOptions:
     """Start from the weights of this .keras model (same architecture and labels): fine-tuning."""
     ema: float = 0.0
     """Momentum of an exponential moving average of the weights, validated and saved instead (0 disables)."""
+    mixup: float = 0.0
+    """Alpha of mixup's Beta(alpha, alpha) mixing of training faces and targets (0 disables; 0.2 is usual)."""
     workers: int = 4
     verbose: int = 1
 
@@ -93,6 +95,8 @@ class TrainOptions:
             raise FerEdgeError(f"--distribute must be one of {DISTRIBUTE_MODES}")
         if not 0.0 < self.teacher_weight <= 1.0 or self.teacher_temperature <= 0:
             raise FerEdgeError("--teacher-weight must be in (0, 1] and --teacher-temperature positive")
+        if not 0.0 <= self.mixup <= 10.0:
+            raise FerEdgeError(f"--mixup must be in [0, 10] (0 disables it; 0.2 is usual), got {self.mixup}")
         if not 0.0 <= self.ema < 1.0:
             raise FerEdgeError(f"--ema must be in [0, 1) (0 disables it; 0.999 averages about 1,000 steps), got {self.ema}")
         object.__setattr__(self, "teacher", tuple(str(path) for path in self.teacher))
@@ -403,7 +407,7 @@ def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool,
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     logger.info("training %s on %d images, validating on %d", options.arch, len(train_split), len(val_split))
     train_data = make_dataset(train_split, prep, len(classes), options.batch_size, True, options.augment,
-                              options.seed, aux and aux["train"])
+                              options.seed, aux and aux["train"], options.mixup)
     val_data = make_dataset(val_split, prep, len(classes), options.batch_size, False, aux=aux and aux["val"])
     strategy = make_strategy(options.distribute)
     logger.info("%s strategy with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)

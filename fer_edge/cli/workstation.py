@@ -63,6 +63,9 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--ema", default=0.0, show_default=True, type=FiniteFloatRange(0, 1, max_open=True),
               help="Validate and save an exponential moving average of the weights with this momentum "
                    "(0.999: about the last 1,000 steps); 0 disables it.")
+@click.option("--mixup", default=0.0, show_default=True, type=FiniteFloatRange(0, 10),
+              help="Mix training faces and their targets in pairs, lambda ~ Beta(ALPHA, ALPHA) per face "
+                   "(0.2 is usual); 0 disables it.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last epoch.")
 def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
     """Train a model on an ImageFolder DATA (`DATA/<class>/*` or `DATA/{train,val,test}/<class>/*`).
