@@ -55,6 +55,22 @@ def mixup_batch(images: tf.Tensor, targets, weights, seed: tf.Tensor, alpha: flo
     return mixed, new_targets, new_weights
 
 
+def _batches(split: Split, num_classes: int, batch_size: int, training: bool, seed: int,
+             aux: AuxTargets | None) -> tf.data.Dataset:
+    """Cached uint8 batches of (pixels, targets) or, with `aux`, (pixels, targets, weights) keyed by head."""
+    targets = split.target_matrix(num_classes)
+    if aux is None:
+        data = tf.data.Dataset.from_tensor_slices((split.pixels, targets))
+    else:
+        ones = np.ones(len(split), np.float32)
+        data = tf.data.Dataset.from_tensor_slices(
+            (split.pixels, {HEAD: targets, AUX_HEAD: aux.targets}, {HEAD: ones, AUX_HEAD: aux.weights}))
+    data = data.cache()
+    if training:
+        data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size)
+
+
 def make_dataset(
     split: Split,
     prep: Preprocessing,
@@ -74,17 +90,7 @@ def make_dataset(
     are dicts keyed by the two heads' output names. `mixup` > 0 (training only)
     mixes faces and targets after augmentation with lambda ~ Beta(mixup, mixup).
     """
-    targets = split.target_matrix(num_classes)
-    if aux is None:
-        data = tf.data.Dataset.from_tensor_slices((split.pixels, targets))
-    else:
-        ones = np.ones(len(split), np.float32)
-        data = tf.data.Dataset.from_tensor_slices(
-            (split.pixels, {HEAD: targets, AUX_HEAD: aux.targets}, {HEAD: ones, AUX_HEAD: aux.weights}))
-    data = data.cache()
-    if training:
-        data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
+    data = _batches(split, num_classes, batch_size, training, seed, aux)
     augment_layers = augmenter(seed) if (training and augment) else None
     mix = training and mixup > 0
 
