@@ -307,18 +307,19 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     aux = _aux_targets(dataset, options)
     dataset, aux = _distill(dataset, options, aux)
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
-    save_metadata(_checkpoint_metadata(dataset, options, aux), sidecar_path(run_dir / "best.keras"))
+    # best.keras's sidecar, before the first epoch: an unfinished run's best epoch loads like a finished model
+    save_metadata(_run_metadata(dataset, options, aux and aux["train"].classes), sidecar_path(run_dir / "best.keras"))
     model, throughput, replicas = _fit(dataset, run_dir, options, resume, aux)
     return _finish(model, dataset, run_dir, options, throughput, replicas, aux)
 
 
-def _checkpoint_metadata(dataset: Dataset, options: TrainOptions,
-                         aux: dict[str, AuxTargets] | None) -> ModelMetadata:
-    """The sidecar of `best.keras`, written before the first epoch so an unfinished run's best epoch loads
-    like a finished model (`fer-edge evaluate`, `fuse-heads`, the benchmarks)."""
-    extra = {"seed": options.seed, "train_options": asdict(options)}
-    if aux:
-        extra["aux_labels"] = list(aux["train"].classes)
+def _run_metadata(dataset: Dataset, options: TrainOptions, aux_classes: tuple[str, ...] | None = None,
+                  **facts) -> ModelMetadata:
+    """A run's model metadata: labels, preprocessing, architecture, `facts`, seed and options, and the second
+    head's labels when it has one."""
+    extra = {**facts, "seed": options.seed, "train_options": asdict(options)}
+    if aux_classes:
+        extra["aux_labels"] = list(aux_classes)
     return ModelMetadata(dataset.classes, options.preprocessing, options.arch, extra)
 
 
@@ -443,12 +444,9 @@ def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throu
     best_epoch = int(np.argmax(history[options.monitor]))
     if (run_dir / "best.keras").exists():
         model.load_weights(run_dir / "best.keras")
-    metadata = ModelMetadata(
-        labels=dataset.classes, preprocessing=options.preprocessing, arch=options.arch,
-        extra={"best_epoch": best_epoch + 1, "val_accuracy": history[options.monitor][best_epoch],
-               "train_images": len(dataset.splits["train"]), "seed": options.seed,
-               "train_options": asdict(options)},
-    )
+    metadata = _run_metadata(dataset, options, best_epoch=best_epoch + 1,
+                             val_accuracy=history[options.monitor][best_epoch],
+                             train_images=len(dataset.splits["train"]))
     if aux:
         model = _save_heads(model, metadata, run_dir, options, aux["train"].classes)
     model_path = save_keras_model(model, metadata, run_dir / "model.keras")
