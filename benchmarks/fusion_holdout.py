@@ -24,8 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.train.fuse import head_scores, load_members
-from fer_edge.train.heads import FusionGoal, HeadScores, choose_fusion, class_mapping, fused_predictions
+from fer_edge.native_logs import quiet_native_libraries
+
+quiet_native_libraries()  # before fer_edge.train imports TensorFlow: its C++ start-up lines off, as in the CLI
+
+from fer_edge.train.fuse import head_scores, load_members  # noqa: E402
+from fer_edge.train.heads import FusionGoal, HeadScores, choose_fusion, class_mapping, fused_predictions  # noqa: E402
 
 
 def subset(scores: HeadScores, index: np.ndarray) -> HeadScores:

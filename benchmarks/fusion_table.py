@@ -19,8 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.train.fuse import head_scores, load_members
-from fer_edge.train.heads import SPACES, FusionGoal, HeadScores, choose_fusion, class_mapping
+from fer_edge.native_logs import quiet_native_libraries
+
+quiet_native_libraries()  # before fer_edge.train imports TensorFlow: its C++ start-up lines off, as in the CLI
+
+from fer_edge.train.fuse import head_scores, load_members  # noqa: E402
+from fer_edge.train.heads import SPACES, FusionGoal, HeadScores, choose_fusion, class_mapping  # noqa: E402
 
 GOALS = (FusionGoal(0.643, 0.35), FusionGoal(0.636, 0.30))
 """The default's goal and a looser one; `--goal` sets others (the accurate model's: 0.64,0.335)."""

@@ -20,10 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.dataset import load_labeled_folder
-from fer_edge.labels import canonical_label
-from fer_edge.preprocess import Preprocessing
-from fer_edge.train.targets import match_faces
+from fer_edge.native_logs import quiet_native_libraries
+
+quiet_native_libraries()  # before fer_edge.train imports TensorFlow: its C++ start-up lines off, as in the CLI
+
+from fer_edge.dataset import load_labeled_folder  # noqa: E402
+from fer_edge.labels import canonical_label  # noqa: E402
+from fer_edge.preprocess import Preprocessing  # noqa: E402
+from fer_edge.train.targets import match_faces  # noqa: E402
 
 GRAY48 = Preprocessing((48, 48), color_mode="grayscale")
 
