@@ -93,6 +93,27 @@ def test_wheel_installs_one_top_level_package(wheel):
 
 @pytest.mark.workstation
 @pytest.mark.subprocess
+def test_wheel_ships_every_shipped_model_on_purpose(wheel):
+    shipped = {f"fer_edge/models/{path.name}" for path in (ROOT / "fer_edge" / "models").iterdir()
+               if path.suffix in (".tflite", ".json", ".keras")}
+    assert "fer_edge/models/accurate_int8.tflite" in shipped and "fer_edge/models/default_int8.meta.json" in shipped
+    with zipfile.ZipFile(wheel) as archive:
+        assert shipped <= set(archive.namelist())
+
+
+def test_every_folder_of_the_package_is_listed():
+    """setuptools warns "Package would be ignored" for a folder under fer_edge/ missing from `packages`."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    folders = {".".join(path.relative_to(ROOT).parts) for path in (ROOT / "fer_edge").rglob("*")
+               if path.is_dir() and path.name != "__pycache__" and any(path.iterdir())}
+    assert "fer_edge.models" in folders
+    assert folders <= listed
+
+
+@pytest.mark.workstation
+@pytest.mark.subprocess
 def test_commands_work_beside_a_users_train_py_and_convert_py(tmp_path):
     (tmp_path / "train.py").write_text("raise SystemExit('the user train.py was imported')\n")
     (tmp_path / "convert.py").write_text("raise SystemExit('the user convert.py was imported')\n")
