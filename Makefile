@@ -128,11 +128,10 @@ EMA_RUN := runs/two-head-s42-ema
 $(EMA_RUN)/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(EMA_RUN) $(TWO_HEAD) --lr 2e-3 --epochs 32 --seed 42 --ema 0.999 \
 		$$(test -d $(EMA_RUN)/backup && echo --resume)
-# The same recipe with mixup (--mixup 0.2), measured against it like EMA (README, "Mixup"; about 80 minutes here).
-# Resumable across sessions from the checkpoint committed in docs/mixup-experiment/run.
+# The same recipe with mixup (--mixup 0.2), measured against it like EMA (README, "Mixup"; about 80 minutes here;
+# the measured run's history, options and fusion sweep are in docs/mixup-experiment). Resumes an interrupted run.
 MIXUP_RUN := runs/two-head-s42-mixup
 $(MIXUP_RUN)/heads.keras: | $(VENV)/.demo-installed
-	$(call seed_run,$(MIXUP_RUN),docs/mixup-experiment/run)
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(MIXUP_RUN) $(TWO_HEAD) --lr 2e-3 --epochs 32 --seed 42 --mixup 0.2 \
 		$$(test -d $(MIXUP_RUN)/backup && echo --resume)
 # The two-head recipe on sepnet_wide (1.18M parameters, 40M MACs; README, "A wider network"), 48 epochs at about
