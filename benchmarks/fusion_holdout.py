@@ -12,7 +12,9 @@ calibrating the heads against each other moves the trade-off between the label s
         docs/default-model/two-head/heads.keras --aux-min-accuracy 0.643 --aux-min-recall 0.35 --seeds 3 \\
         --ways logit,probability --json docs/wide-experiment/fusion-holdout-wide-def.json
 
-`--tta none` scores every member without the mirror view (default: mirror).
+`--tta none` scores every member without the mirror view (default: mirror); one value per member
+(`--tta none,none,mirror`) mirrors only some, each member still weighing as much as the others, which
+is what a model that mirrors inside its graph for those members alone would compute.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ quiet_native_libraries()  # before fer_edge.train imports TensorFlow: its C++ st
 
 from fer_edge.train.fuse import head_scores, load_members  # noqa: E402
 from fer_edge.train.heads import FusionGoal, HeadScores, choose_fusion, class_mapping, fused_predictions  # noqa: E402
+
+
+def with_member_tta(scores: HeadScores, tta: list[str]) -> HeadScores:
+    """Mirror-scored views (two per member) with the mirror view of each `none` member replaced by its own faces.
+
+    Every member keeps two views, so each still weighs 1/members in the average of `fused_predictions`.
+    """
+    views = []
+    for member, member_tta in enumerate(tta):
+        original, mirrored = scores.views[2 * member], scores.views[2 * member + 1]
+        views += [original, mirrored if member_tta == "mirror" else original]
+    return HeadScores(tuple(views), scores.labels, scores.members)
 
 
 def subset(scores: HeadScores, index: np.ndarray) -> HeadScores:
@@ -111,14 +125,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--ways", default="logit,probability",
                         help=f"comma-separated ways of choosing, of {list(WAYS)}")
-    parser.add_argument("--tta", choices=("none", "mirror"), default="mirror",
-                        help="test-time augmentation of every member (default: mirror)")
+    parser.add_argument("--tta", default="mirror",
+                        help="none or mirror for every member (default: mirror), or one of them per member, comma-separated")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.ways = args.ways.split(",")
     unknown = [way for way in args.ways if way not in WAYS]
     if unknown:
         parser.error(f"unknown ways {unknown}; choose from {list(WAYS)}")
+    args.tta = args.tta.split(",")
+    if any(tta not in ("none", "mirror") for tta in args.tta) or len(args.tta) not in (1, len(args.heads)):
+        parser.error(f"--tta takes none or mirror, once or once per member ({len(args.heads)}); got {args.tta}")
     return args
 
 
@@ -126,11 +143,15 @@ def main() -> None:
     args = parse_args()
     members, metadata, aux_labels = load_members(args.heads)
     mapping = class_mapping(aux_labels, metadata[0].labels)
-    primary, aux = (head_scores(members, metadata[0], folder, args.tta) for folder in (args.data, args.aux_data))
+    scored_tta = "mirror" if "mirror" in args.tta else "none"
+    primary, aux = (head_scores(members, metadata[0], folder, scored_tta) for folder in (args.data, args.aux_data))
+    if len(args.tta) > 1 and len(set(args.tta)) > 1:
+        primary, aux = with_member_tta(primary, args.tta), with_member_tta(aux, args.tta)
     goal = FusionGoal(args.aux_min_accuracy, args.aux_min_recall)
     rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed, args.ways)]
     summary = summarize(rows, args.ways)
-    result = {"heads": [str(h) for h in args.heads], "goal": vars(goal), "tta": args.tta,
+    result = {"heads": [str(h) for h in args.heads], "goal": vars(goal),
+              "tta": args.tta[0] if len(set(args.tta)) == 1 else args.tta,
               "summary_held_out": summary, "runs": rows}
     print(json.dumps(summary, indent=2))
     if args.json:

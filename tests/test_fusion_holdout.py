@@ -83,11 +83,23 @@ def test_temperature_way_chooses_a_pair_of_the_grid_and_plain_ways_keep_one(fusi
 
 def test_parse_args_reads_tta_and_ways(fusion_holdout):
     args = fusion_holdout.parse_args(["a.keras", "b.keras", "--tta", "none", "--ways", "logit,probability"])
-    assert (args.tta, args.ways, args.heads[1].name) == ("none", ["logit", "probability"], "b.keras")
-    assert fusion_holdout.parse_args(["a.keras"]).tta == "mirror"
+    assert (args.tta, args.ways, args.heads[1].name) == (["none"], ["logit", "probability"], "b.keras")
+    assert fusion_holdout.parse_args(["a.keras"]).tta == ["mirror"]
+    assert fusion_holdout.parse_args(["a.keras", "b.keras", "--tta", "none,mirror"]).tta == ["none", "mirror"]
 
 
-@pytest.mark.parametrize("argv", [["a.keras", "--tta", "flip"], ["a.keras", "--ways", "logit,median"], []])
+def test_member_tta_mirrors_only_the_chosen_members_and_keeps_two_views_each(fusion_holdout):
+    labels = np.array([0, 1])
+    views = tuple((np.full((2, 3), float(v)), np.full((2, 3), float(-v))) for v in range(4))  # member-major
+    scores = fusion_holdout.with_member_tta(HeadScores(views, labels, members=2), ["none", "mirror"])
+    assert [float(primary[0, 0]) for primary, _ in scores.views] == [0.0, 0.0, 2.0, 3.0]
+    assert [float(aux[0, 0]) for _, aux in scores.views] == [0.0, 0.0, -2.0, -3.0]
+    assert scores.members == 2
+    np.testing.assert_array_equal(scores.labels, labels)
+
+
+@pytest.mark.parametrize("argv", [["a.keras", "--tta", "flip"], ["a.keras", "--ways", "logit,median"], [],
+                                  ["a.keras", "b.keras", "--tta", "none,mirror,none"], ["a.keras", "--tta", "none,flip"]])
 def test_parse_args_refuses_unknown_tta_ways_and_no_heads(fusion_holdout, argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         fusion_holdout.parse_args(argv)
