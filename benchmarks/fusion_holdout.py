@@ -145,7 +145,7 @@ def main() -> None:
     mapping = class_mapping(aux_labels, metadata[0].labels)
     scored_tta = "mirror" if "mirror" in args.tta else "none"
     primary, aux = (head_scores(members, metadata[0], folder, scored_tta) for folder in (args.data, args.aux_data))
-    if len(args.tta) > 1 and len(set(args.tta)) > 1:
+    if len(set(args.tta)) > 1:  # some members mirrored, others not
         primary, aux = with_member_tta(primary, args.tta), with_member_tta(aux, args.tta)
     goal = FusionGoal(args.aux_min_accuracy, args.aux_min_recall)
     rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed, args.ways)]
