@@ -49,7 +49,8 @@ build_root() {
         return
     fi
     log "building a Debian bookworm root in $ROOT (debootstrap)"
-    rm -rf "$ROOT" && mkdir -p "$ROOT"
+    release_stale_mounts "$ROOT"  # a killed debootstrap leaves its /proc mounted there
+    rm -rf --one-file-system "$ROOT" && mkdir -p "$ROOT"
     debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,ca-certificates,passwd \
         bookworm "$ROOT" "$MIRROR" > "$OUT/debootstrap.log" 2>&1 || die "debootstrap failed; see $OUT/debootstrap.log"
     touch "$ROOT/.fer-edge-root"

@@ -2,12 +2,23 @@
 # Sourced by emulated_pi.sh and booted_unit.sh: what a Debian root needs before install.sh runs in it.
 set -euo pipefail
 
+# release_stale_mounts ROOT: lazily unmount whatever is still mounted inside ROOT, deepest first: a run killed
+# before its cleanup leaves the host's /dev bound there, and a later rm -rf of the folder would reach into it.
+release_stale_mounts() {
+    local root mount
+    root=$(realpath "$1")
+    while read -r mount; do
+        umount -l "$mount" && printf 'released a stale mount: %s\n' "$mount"
+    done < <(awk -v root="$root/" 'index($2, root) == 1 {print $2}' /proc/self/mounts | sort -r)
+}
+
 # mount_chroot ROOT: mount /proc, /dev and /dev/pts in ROOT (each appended to the caller's MOUNTED array, for
 # its cleanup), and give ROOT the host's resolv.conf and CA bundle (a proxy's CA) as /usr/local/share/host-ca.crt.
 # No /sys: under arm64 emulation LiteRT's CPU detection (cpuinfo) crashes reading the host's x86 sysfs; without
 # it, it falls back to what qemu reports.
 mount_chroot() {
     local root=$1 target
+    release_stale_mounts "$root"
     for target in proc dev dev/pts; do
         mkdir -p "$root/$target"
         case "$target" in

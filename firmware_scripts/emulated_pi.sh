@@ -89,7 +89,8 @@ build_root() {
         return
     fi
     log "building a Debian bookworm arm64 root in $ROOT (debootstrap, a few minutes)"
-    rm -rf "$ROOT"
+    release_stale_mounts "$ROOT"  # a killed debootstrap leaves its /proc mounted there
+    rm -rf --one-file-system "$ROOT"
     mkdir -p "$ROOT"
     debootstrap --arch arm64 --variant=minbase --include=systemd,systemd-sysv,ca-certificates,passwd \
         bookworm "$ROOT" "$MIRROR" > "$OUT/debootstrap.log" 2>&1 || die "debootstrap failed; see $OUT/debootstrap.log"
