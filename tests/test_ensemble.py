@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -37,6 +40,25 @@ def test_ensemble_is_the_weighted_mean_of_its_members_on_their_labels():
     np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-6)
     assert metadata.labels == ("angry", "happy", "contempt") and metadata.arch == "ensemble"
     assert [m["weight"] for m in metadata.extra["members"]] == [0.75, 0.25]
+
+
+def test_a_mirrored_member_gives_the_mean_of_both_views_and_survives_saving(tmp_path):
+    (a, meta_a), (b, meta_b) = member(("angry", "happy"), 1), member(("angry", "happy"), 2)
+    x = np.random.default_rng(4).uniform(0, 1, (5, 32, 32, 1)).astype("float32")
+    flipped = x[:, :, ::-1]
+    expected = 0.5 * (np.asarray(a(x)) + np.asarray(a(flipped))) / 2 + 0.5 * np.asarray(b(x))
+    model, metadata = build_ensemble([a, b], [meta_a, meta_b], mirrored=[True, False])
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-6)
+    assert not np.allclose(expected, (np.asarray(a(x)) + np.asarray(b(x))) / 2, atol=1e-3)  # the view matters
+    assert [m["mirror"] for m in metadata.extra["members"]] == [True, False]
+    path = save_keras_model(model, metadata, tmp_path / "mirrored.keras")
+    loaded, _ = load_keras_model(path)
+    np.testing.assert_allclose(np.asarray(loaded(x)), expected, atol=1e-6)
+    fresh = subprocess.run([sys.executable, "-c", "import sys; from fer_edge.train.keras_io import load_keras_model; "
+                            "load_keras_model(sys.argv[1])", str(path)], capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]  # loads where nothing imported the ensemble module
+    with pytest.raises(FerEdgeError, match="one mirror mark per model"):
+        build_ensemble([a, b], [meta_a, meta_b], mirrored=[True])
 
 
 @pytest.mark.parametrize("weights, message", [([1.0], "one non-negative weight"), ([1.0, -1.0], "non-negative"),

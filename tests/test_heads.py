@@ -16,6 +16,7 @@ from fer_edge.preprocess import normalize
 from fer_edge.train.heads import (AUX_HEAD, HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
                                   fuse_heads, fused_dense, fused_predictions, head_logits, mixture_model,
                                   with_aux_head)
+from fer_edge.train.fuse import member_tta
 from fer_edge.train.keras_io import load_keras_model
 from fer_edge.train.models import build_model
 from fer_edge.train.training import TrainOptions, train
@@ -393,6 +394,39 @@ def test_fuse_heads_per_member_saves_each_member_with_its_own_weight(two_head_ru
     np.testing.assert_allclose(np.asarray(ensemble(pixels)), expected, atol=1e-5)
 
 
+def test_member_tta_is_one_value_for_all_or_one_per_member():
+    assert member_tta("mirror", 3) == ("mirror",) * 3 and member_tta(["none"], 2) == ("none", "none")
+    assert member_tta("none,mirror,mirror", 3) == ("none", "mirror", "mirror")
+    for bad in ("flip", "none,mirror", "none,,mirror", ""):
+        with pytest.raises(FerEdgeError, match="once or once per model"):
+            member_tta(bad, 3)
+
+
+def test_fuse_heads_builds_one_members_mirror_view_into_the_ensemble(two_head_run, tmp_path):
+    """--tta none,mirror: the second member averages its two views in the graph; the model records no TTA."""
+    root, _ = two_head_run
+    heads_path = root / "run" / "heads.keras"
+    out = tmp_path / "e.keras"
+    args = ["fuse-heads", str(heads_path), str(heads_path), "--data", str(root / "ferplus" / "valid"),
+            "--aux-data", str(root / "fer2013" / "val"), "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--tta", "none,mirror"])
+    assert result.exit_code == 0, result.output
+    ensemble, metadata = load_keras_model(out)
+    assert metadata.tta == "none" and metadata.extra["fusion"]["tta"] == "none,mirror"
+    assert [m["mirror"] for m in metadata.extra["members"]] == [False, True]
+    heads, heads_metadata = load_keras_model(heads_path)
+    fusion = Fusion(metadata.extra["fusion"]["aux_weight"], tuple(metadata.extra["fusion"]["bias"]),
+                    space="probability")
+    single = mixture_model(heads, class_mapping(tuple(heads_metadata.extra["aux_labels"]), EMOTIONS), fusion)
+    pixels = np.random.default_rng(8).uniform(0, 1, (4, 48, 48, 1)).astype("float32")
+    plain, mirrored = np.asarray(single(pixels)), np.asarray(single(pixels[:, :, ::-1]))
+    np.testing.assert_allclose(np.asarray(ensemble(pixels)), 0.75 * plain + 0.25 * mirrored, atol=1e-5)
+    for bad in ("none,mirror,mirror", "flip"):
+        refused = CliRunner().invoke(cli, [*args, "--tta", bad])
+        assert refused.exit_code == 1 and "Error: TTA takes none or mirror, once or once per model (2 here)" in \
+            refused.output
+
+
 def test_a_mixture_model_converts_to_int8_and_runs_without_tensorflow(two_head_run, tmp_path):
     """The mixture's division runs as an int8 op in LiteRT; its outputs stay probabilities close to Keras's."""
     from fer_edge.convert.tflite import convert_model
@@ -410,4 +444,25 @@ def test_a_mixture_model_converts_to_int8_and_runs_without_tensorflow(two_head_r
     pixels = np.random.default_rng(7).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
     quantized, expected = int8.predict_pixels(pixels), float_model.predict_pixels(pixels)
     np.testing.assert_allclose(quantized.sum(axis=1), 1.0, atol=0.03)
+    np.testing.assert_allclose(quantized, expected, atol=0.05)
+
+
+def test_an_ensemble_with_a_mirrored_member_converts_to_int8_and_runs_without_tensorflow(two_head_run, tmp_path):
+    """The in-graph mirror (a REVERSE_V2 op) quantizes and runs in LiteRT, close to the Keras ensemble."""
+    from fer_edge.convert.tflite import convert_model
+    from fer_edge.interpreter import TFLiteClassifier
+    from fer_edge.train.keras_io import KerasClassifier
+
+    root, _ = two_head_run
+    heads = str(root / "run" / "heads.keras")
+    fused = tmp_path / "mirrored.keras"
+    assert CliRunner().invoke(cli, ["fuse-heads", heads, heads, "--tta", "mirror,none", "--data",
+                                    str(root / "ferplus" / "valid"), "--aux-data", str(root / "fer2013" / "val"),
+                                    "--out", str(fused)]).exit_code == 0
+    result = convert_model(fused, tmp_path / "mirrored_int8.tflite", quant="int8",
+                           calibration=root / "ferplus" / "train", samples=20)
+    int8, float_model = TFLiteClassifier(result.path), KerasClassifier(fused)
+    pixels = np.random.default_rng(9).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
+    quantized, expected = int8.predict_pixels(pixels), float_model.predict_pixels(pixels)
+    assert int8.metadata.tta == "none"
     np.testing.assert_allclose(quantized, expected, atol=0.05)

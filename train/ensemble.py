@@ -12,6 +12,7 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.labels import canonical_label
 from fer_edge.metadata import ModelMetadata
 from fer_edge.train.keras_io import load_keras_model, save_keras_model
+from fer_edge.train.layers import Mirror
 
 logger = logging.getLogger(__name__)
 
@@ -46,32 +47,41 @@ def _check_members(metadatas: list[ModelMetadata], weights: list[float]) -> None
             raise FerEdgeError(f"every member needs the same preprocessing: {metadata.preprocessing} is not {first}")
 
 
-def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata],
-                   weights: list[float] | None = None) -> tuple[keras.Model, ModelMetadata]:
+def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata], weights: list[float] | None = None,
+                   mirrored: list[bool] | None = None) -> tuple[keras.Model, ModelMetadata]:
     """One model whose output is the weighted mean of the members' probabilities.
 
     Members may have different label sets: each member's probabilities are placed on the
     ensemble's labels (`ensemble_labels`) by a fixed linear layer, so a label a member lacks
-    gets no probability from it.
+    gets no probability from it. A member marked in `mirrored` gives the mean of its
+    probabilities on the image and on its mirror image (mirror TTA for that member alone).
 
     Raises:
-        FerEdgeError: fewer than two members, bad weights, or members with different preprocessing.
+        FerEdgeError: fewer than two members, bad weights or marks, or members with different preprocessing.
     """
     weights = list(weights) if weights is not None else [1.0] * len(models)
+    mirrored = list(mirrored) if mirrored is not None else [False] * len(models)
     _check_members(metadatas, weights)
+    if len(mirrored) != len(models):
+        raise FerEdgeError(f"give one mirror mark per model ({len(models)}); got {len(mirrored)}")
     total = float(sum(weights))
     labels = ensemble_labels([metadata.labels for metadata in metadatas])
     inputs = keras.Input(shape=metadatas[0].preprocessing.input_shape, name="image")
+    flipped = Mirror(name="mirror")(inputs) if any(mirrored) else None
     parts = []
     for index, (model, metadata, weight) in enumerate(zip(models, metadatas, weights)):
         model.name = f"member{index}"  # nested models need distinct names
+        output = model(inputs)
+        if mirrored[index]:
+            output = keras.layers.Average(name=f"member{index}_views")([output, model(flipped)])
         place = keras.layers.Dense(len(labels), use_bias=False, trainable=False, name=f"member{index}_labels")
-        parts.append(place(model(inputs)))
+        parts.append(place(output))
         place.set_weights([_mapping(metadata.labels, labels, weight / total)])
     outputs = keras.layers.Add(name="probabilities")(parts)
     extra = {"members": [{"arch": m.arch, "labels": list(m.labels), "weight": w / total,
+                          "mirror": mirror,
                           "extra": {k: m.extra[k] for k in ("val_accuracy", "fusion", "train_options") if k in m.extra}}
-                         for m, w in zip(metadatas, weights)]}
+                         for m, w, mirror in zip(metadatas, weights, mirrored)]}
     metadata = ModelMetadata(labels, metadatas[0].preprocessing, ARCH, extra, tta=metadatas[0].tta)
     return keras.Model(inputs, outputs, name=ARCH), metadata
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.errors import FerEdgeError
 from fer_edge.evaluation import map_classes_to_labels
-from fer_edge.metadata import ModelMetadata
+from fer_edge.metadata import TTA_MODES, ModelMetadata
 from fer_edge.preprocess import normalize
 from fer_edge.train.heads import (AUX_HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
                                   fuse_heads, head_logits, mixture_model, weights_text)
@@ -36,13 +37,38 @@ class FuseResult:
         return next(row for row in self.sweep if row["fusion"] == self.fusion.to_dict())
 
 
-def head_scores(members: list, metadata: ModelMetadata, folder: Path, tta: str) -> HeadScores:
-    """Both heads' logits of every member on the faces of `folder`: one view per member and TTA view."""
+def member_tta(tta: str | Sequence[str], members: int) -> tuple[str, ...]:
+    """Each member's test-time augmentation from "none", "mirror" or one value per member ("none,mirror,mirror").
+
+    Raises:
+        FerEdgeError: an unknown value, or neither one value nor one per member.
+    """
+    values = tuple(tta.split(",")) if isinstance(tta, str) else tuple(tta)
+    if any(value not in TTA_MODES for value in values) or len(values) not in (1, members):
+        raise FerEdgeError(f"TTA takes {' or '.join(TTA_MODES)}, once or once per model ({members} here), "
+                           f"comma-separated; got {','.join(values)!r}")
+    return values * members if len(values) == 1 else values
+
+
+def head_scores(members: list, metadata: ModelMetadata, folder: Path, tta: str | Sequence[str]) -> HeadScores:
+    """Both heads' logits of every member on the faces of `folder`: one view per member and TTA view.
+
+    `tta` is one value for every member or one per member (`member_tta`); when only some members are
+    mirrored, the others repeat their one view, so that every member still weighs alike.
+    """
+    per_member = member_tta(tta, len(members))
     classes, split, _ = load_labeled_folder(folder, metadata.preprocessing)
     labels = map_classes_to_labels(classes, metadata.labels)[split.labels]
-    views = [split.pixels] + ([split.pixels[:, :, ::-1]] if tta == "mirror" else [])
-    inputs = [normalize(view, metadata.preprocessing) for view in views]
-    return HeadScores(tuple(head_logits(heads, x) for heads in members for x in inputs), labels, len(members))
+    original = normalize(split.pixels, metadata.preprocessing)
+    mirrored = normalize(split.pixels[:, :, ::-1], metadata.preprocessing) if "mirror" in per_member else None
+    views = []
+    for heads, tta_of_member in zip(members, per_member):
+        own = head_logits(heads, original)
+        if mirrored is None:
+            views.append(own)
+        else:
+            views += [own, head_logits(heads, mirrored) if tta_of_member == "mirror" else own]
+    return HeadScores(tuple(views), labels, len(members))
 
 
 def load_members(paths: list[Path]) -> tuple[list, list[ModelMetadata], tuple[str, ...]]:
@@ -64,9 +90,9 @@ def load_members(paths: list[Path]) -> tuple[list, list[ModelMetadata], tuple[st
 
 
 def _fused_metadata(metadata: ModelMetadata, fusion: Fusion, aux_labels, goal: FusionGoal, tta: str,
-                    data, aux_data) -> ModelMetadata:
+                    data, aux_data, scored_tta: str | None = None) -> ModelMetadata:
     extra = {key: value for key, value in metadata.extra.items() if key != "aux_labels"}
-    extra["fusion"] = {**fusion.to_dict(), "aux_labels": list(aux_labels), "tta": tta,
+    extra["fusion"] = {**fusion.to_dict(), "aux_labels": list(aux_labels), "tta": scored_tta or tta,
                        "primary_data": str(data), "aux_data": str(aux_data),
                        "goal": {"aux_min_accuracy": goal.aux_min_accuracy, "aux_min_recall": goal.aux_min_recall}}
     return ModelMetadata(metadata.labels, metadata.preprocessing, metadata.arch, extra, tta=tta)
@@ -88,7 +114,9 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
 
     The fusion maximizes accuracy on `data` (labelled with the primary labels, e.g. FER+ `valid`)
     among those meeting `goal` on `aux_data` (labelled with the aux labels, e.g. FER2013 `val`),
-    both scored with test-time augmentation `tta`. In `space` "probability" the heads' probabilities
+    both scored with test-time augmentation `tta`: one value recorded as the model's TTA, or one per
+    model ("none,mirror,mirror") built into the ensemble's graph (a mirrored member gives the mean of
+    its two views; the model records no TTA of its own). In `space` "probability" the heads' probabilities
     are mixed (the model keeps both heads); in "logit" one model fuses into an ordinary one-head
     model of the same architecture. Several models (same labels) fuse alike and are saved as their ensemble,
     scored as such; with `per_member` each member gets its own aux weight (every combination of
@@ -96,24 +124,29 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
     into the saved model's metadata.
 
     Raises:
-        FerEdgeError: not two-head models, models that differ in labels, or data whose classes they lack.
+        FerEdgeError: not two-head models, models that differ in labels, data whose classes they lack,
+            or a bad `tta`.
     """
     paths = [Path(path) for path in heads_paths]
+    per_member_tta = member_tta(tta, len(paths))
+    in_graph = len(set(per_member_tta)) > 1
+    runtime_tta, scored_tta = ("none", ",".join(per_member_tta)) if in_graph else (per_member_tta[0], None)
     members, member_metadata, aux_labels = load_members(paths)
     metadata = member_metadata[0]
     mapping = class_mapping(aux_labels, metadata.labels)
-    primary, aux = (head_scores(members, metadata, Path(folder), tta) for folder in (data, aux_data))
+    primary, aux = (head_scores(members, metadata, Path(folder), per_member_tta) for folder in (data, aux_data))
     weights = np.linspace(0.0, 1.0, 11 if per_member else 41)
     fusion, sweep = choose_fusion(primary, aux, mapping, goal, weights, per_member, space)
-    fused_metadata = _fused_metadata(metadata, fusion, aux_labels, goal, tta, data, aux_data)
+    fused_metadata = _fused_metadata(metadata, fusion, aux_labels, goal, runtime_tta, data, aux_data, scored_tta)
     fused = [fused_model(heads, metadata, mapping, fusion.for_member(index)) for index, heads in enumerate(members)]
     model = fused[0]
     if len(fused) > 1:
-        each = [_fused_metadata(member, fusion.for_member(index), aux_labels, goal, tta, data, aux_data)
-                for index, member in enumerate(member_metadata)]
-        model, ensemble_metadata = build_ensemble(fused, each)  # each member's own training facts
+        each = [_fused_metadata(member, fusion.for_member(index), aux_labels, goal, member_tta_value, data, aux_data)
+                for index, (member, member_tta_value) in enumerate(zip(member_metadata, per_member_tta))]
+        mirrored = [value == "mirror" for value in per_member_tta] if in_graph else None
+        model, ensemble_metadata = build_ensemble(fused, each, mirrored=mirrored)  # each member's own training facts
         extra = {**ensemble_metadata.extra, "fusion": fused_metadata.extra["fusion"]}
-        fused_metadata = replace(ensemble_metadata, extra=extra)
+        fused_metadata = replace(ensemble_metadata, extra=extra, tta=runtime_tta)
     path = save_keras_model(model, fused_metadata, Path(out))
     result = FuseResult(fusion, sweep, path)
     logger.info("fused heads: aux weight %s, primary accuracy %.4f, aux accuracy %.4f",

@@ -11,6 +11,7 @@ import keras
 from fer_edge.errors import ModelError
 from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
 from fer_edge.train import radam  # noqa: F401  (registers RAdam for deserialization)
+from fer_edge.train import layers  # noqa: F401  (registers our layers for deserialization)
 from fer_edge.train.heads import HEAD
 
 

@@ -163,8 +163,9 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
               help="Accuracy on --aux-data the fusion must keep.")
 @click.option("--aux-min-recall", default=0.0, show_default=True, type=FiniteFloatRange(0, 1),
               help="Recall of every --aux-data class the fusion must keep (per-class bias).")
-@click.option("--tta", type=click.Choice(["none", "mirror"]), default="mirror", show_default=True,
-              help="Test-time augmentation used to score, and recorded in the fused model.")
+@click.option("--tta", default="mirror", show_default=True,
+              help="Test-time augmentation used to score (none or mirror), recorded in the fused model; or one "
+                   "per HEADS file (none,mirror,mirror): those mirror views are then built into the ensemble.")
 @click.option("--per-member", is_flag=True,
               help="With several HEADS, give each its own aux weight (every combination on a 0.1 grid is tried).")
 @click.option("--space", type=click.Choice(["probability", "logit"]), default="probability", show_default=True,
