@@ -3,7 +3,7 @@
 Usage:
   compare_arm64.py video FACE.jpg OUT.mp4
   compare_arm64.py pixels PHOTOS_DIR OUT.npy      (the shipped default's model pixels of every photo)
-  compare_arm64.py classify PIXELS.npy OUT.json   (the shipped default int8 on exactly those pixels)
+  compare_arm64.py classify PIXELS.npy OUT.json   (the shipped models on exactly those pixels)
   compare_arm64.py compare NATIVE_DIR ARM64_DIR [--root DIR] [--install-log FILE] [--emulated-seconds S] [--json F]
 `compare` exits 1 when the two runs disagree: other faces, other labels, or probabilities further apart
 than PROBABILITY_TOLERANCE.
@@ -67,15 +67,19 @@ def write_pixels(photos: str, out: str) -> None:
     np.save(out, np.stack([to_model_pixels(read_image(path), prep) for path in paths]))
 
 
+CLASSIFIERS = {"int8": ("default", "int8"), "fp32": ("default", "fp32"), "accurate_int8": ("accurate", "int8")}
+"""What `classify` runs on the same pixels, by report key: (shipped model, precision); both take the same input."""
+
+
 def classify(pixels: str, out: str) -> None:
-    """Probabilities of the shipped default, int8 and fp32 (no TTA), on exactly the given model pixels."""
+    """Probabilities of the shipped models (`CLASSIFIERS`, no runtime TTA) on exactly the given model pixels."""
     import numpy as np
 
     from fer_edge.model_files import load_classifier, shipped_model_path
 
     faces = np.load(pixels)
-    result = {precision: np.asarray(load_classifier(shipped_model_path("default", precision), tta="none")
-                                    .predict_pixels(faces), float).tolist() for precision in ("int8", "fp32")}
+    result = {key: np.asarray(load_classifier(shipped_model_path(name, precision), tta="none")
+                              .predict_pixels(faces), float).tolist() for key, (name, precision) in CLASSIFIERS.items()}
     Path(out).write_text(json.dumps(result))
 
 
@@ -106,11 +110,11 @@ def _frames(path: Path) -> list[list[dict]]:
 
 
 def classifier_agreement(native: Path, arm64: Path) -> dict:
-    """The classifier alone (int8 and fp32) on identical input pixels, made once natively."""
+    """The classifiers alone (`CLASSIFIERS`) on identical input pixels, made once natively."""
     a = json.loads((native / "classifier.json").read_text())
     b = json.loads((arm64 / "classifier.json").read_text())
     result = {}
-    for precision in ("int8", "fp32"):
+    for precision in CLASSIFIERS:
         rows_a, rows_b = a[precision], b[precision]
         diffs = [max(abs(x - y) for x, y in zip(row_a, row_b)) for row_a, row_b in zip(rows_a, rows_b)]
         flips = sum(max(range(len(x)), key=x.__getitem__) != max(range(len(y)), key=y.__getitem__)
@@ -118,6 +122,7 @@ def classifier_agreement(native: Path, arm64: Path) -> dict:
         result[precision] = {"images": len(rows_a), "same_images": len(rows_a) == len(rows_b), "top_label_flips": flips,
                              "max_probability_diff": max(diffs), "images_identical": sum(d == 0 for d in diffs)}
     result["int8"]["tolerance"], result["fp32"]["tolerance"] = CLASSIFIER_TOLERANCE, FLOAT_TOLERANCE
+    result["accurate_int8"]["tolerance"] = CLASSIFIER_TOLERANCE
     return result
 
 
@@ -203,7 +208,7 @@ def main() -> int:
                             and agree["max_probability_diff"] <= PROBABILITY_TOLERANCE
                             and alone["fp32"]["top_label_flips"] == 0
                             and all(alone[p]["same_images"] and alone[p]["max_probability_diff"] <= alone[p]["tolerance"]
-                                    for p in ("int8", "fp32")))
+                                    for p in CLASSIFIERS))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({"end_to_end": agree, "classifier_alone": alone}, indent=2))

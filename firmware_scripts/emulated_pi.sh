@@ -138,8 +138,16 @@ in_root() {  # fer-edge as installed in the arm64 root, run from its work folder
         sh -c 'cd /tmp/work && exec /opt/fer-edge/venv/bin/fer-edge "$@"' sh "$@"
 }
 
+native_python() {  # NATIVE_PYTHON as an absolute path (the runs cd into the work folder); a venv's link is kept
+    command -v "$NATIVE_PYTHON" >/dev/null || die "NATIVE_PYTHON=$NATIVE_PYTHON is not a Python that can run"
+    case "$NATIVE_PYTHON" in
+        */*) NATIVE_PYTHON="$(cd "$(dirname "$NATIVE_PYTHON")" && pwd)/$(basename "$NATIVE_PYTHON")" ;;
+    esac
+}
+
 main() {
     parse_args "$@"
+    native_python
     [ -d "$PHOTOS" ] || die "no photos at $PHOTOS (../shared/data/photos)"
     mkdir -p "$OUT"
     OUT=$(cd "$OUT" && pwd)

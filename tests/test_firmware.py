@@ -58,6 +58,15 @@ def test_healthcheck(tmp_path):
     assert run([script, str(beat), "soon"]).returncode == 2
 
 
+def test_the_emulation_refuses_a_native_python_that_cannot_run(tmp_path):
+    """NATIVE_PYTHON is checked (and made absolute, as `make emulated-pi` passes .venv-device/bin/python) first."""
+    result = run(["bash", str(FIRMWARE / "emulated_pi.sh"), "--out", str(tmp_path)],
+                 env={**os.environ, "NATIVE_PYTHON": "no-venv/bin/python"})
+    assert result.returncode == 1
+    assert "NATIVE_PYTHON=no-venv/bin/python is not a Python that can run" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing registered, built or written
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
 def test_stale_mounts_in_a_root_are_released_deepest_first(tmp_path):
     """A run killed before its cleanup leaves mounts in the root; the next run must release them before it mounts
@@ -291,6 +300,8 @@ def test_the_pi_install_runs_on_emulated_arm64_and_agrees_with_x86(tmp_path):
     changes = agreement["label_changes"]  # int8 rounding may flip a near-tie, nothing else
     assert len(changes) <= agreement["faces_compared"] / 20 and all(c["native_margin"] < 0.05 for c in changes)
     assert agreement["max_probability_diff"] <= agreement["probability_tolerance"]
+    alone = report["classifier_alone"]  # both shipped models on the same pixels, the accurate one's mirror op included
+    assert set(alone) == {"int8", "fp32", "accurate_int8"} and alone["accurate_int8"]["images"] >= 20
     assert report["root"]["debian"].startswith("Debian GNU/Linux 12") and report["root"]["python"].startswith("3.11")
     wheels = report["root"]["wheels"]
     assert any("aarch64" in tag for tag in wheels["numpy"]["tags"]) and "tensorflow" not in wheels
