@@ -30,20 +30,9 @@ from fer_edge.native_logs import quiet_native_libraries
 
 quiet_native_libraries()  # before fer_edge.train imports TensorFlow: its C++ start-up lines off, as in the CLI
 
-from fer_edge.train.fuse import head_scores, load_members  # noqa: E402
+from fer_edge.errors import FerEdgeError  # noqa: E402
+from fer_edge.train.fuse import head_scores, load_members, member_tta  # noqa: E402
 from fer_edge.train.heads import FusionGoal, HeadScores, choose_fusion, class_mapping, fused_predictions  # noqa: E402
-
-
-def with_member_tta(scores: HeadScores, tta: list[str]) -> HeadScores:
-    """Mirror-scored views (two per member) with the mirror view of each `none` member replaced by its own faces.
-
-    Every member keeps two views, so each still weighs 1/members in the average of `fused_predictions`.
-    """
-    views = []
-    for member, member_tta in enumerate(tta):
-        original, mirrored = scores.views[2 * member], scores.views[2 * member + 1]
-        views += [original, mirrored if member_tta == "mirror" else original]
-    return HeadScores(tuple(views), scores.labels, scores.members)
 
 
 def subset(scores: HeadScores, index: np.ndarray) -> HeadScores:
@@ -133,9 +122,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [way for way in args.ways if way not in WAYS]
     if unknown:
         parser.error(f"unknown ways {unknown}; choose from {list(WAYS)}")
-    args.tta = args.tta.split(",")
-    if any(tta not in ("none", "mirror") for tta in args.tta) or len(args.tta) not in (1, len(args.heads)):
-        parser.error(f"--tta takes none or mirror, once or once per member ({len(args.heads)}); got {args.tta}")
+    try:
+        args.tta = member_tta(args.tta, len(args.heads))
+    except FerEdgeError as error:
+        parser.error(str(error))
     return args
 
 
@@ -143,15 +133,12 @@ def main() -> None:
     args = parse_args()
     members, metadata, aux_labels = load_members(args.heads)
     mapping = class_mapping(aux_labels, metadata[0].labels)
-    scored_tta = "mirror" if "mirror" in args.tta else "none"
-    primary, aux = (head_scores(members, metadata[0], folder, scored_tta) for folder in (args.data, args.aux_data))
-    if len(set(args.tta)) > 1:  # some members mirrored, others not
-        primary, aux = with_member_tta(primary, args.tta), with_member_tta(aux, args.tta)
+    primary, aux = (head_scores(members, metadata[0], folder, args.tta) for folder in (args.data, args.aux_data))
     goal = FusionGoal(args.aux_min_accuracy, args.aux_min_recall)
     rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed, args.ways)]
     summary = summarize(rows, args.ways)
     result = {"heads": [str(h) for h in args.heads], "goal": vars(goal),
-              "tta": args.tta[0] if len(set(args.tta)) == 1 else args.tta,
+              "tta": args.tta[0] if len(set(args.tta)) == 1 else list(args.tta),
               "summary_held_out": summary, "runs": rows}
     print(json.dumps(summary, indent=2))
     if args.json:

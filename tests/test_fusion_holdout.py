@@ -81,21 +81,11 @@ def test_temperature_way_chooses_a_pair_of_the_grid_and_plain_ways_keep_one(fusi
     assert all(row["held_out"]["primary_accuracy"] == 1.0 and len(row["temperatures"]) == 2 for row in rows)
 
 
-def test_parse_args_reads_tta_and_ways(fusion_holdout):
+def test_parse_args_reads_ways_and_one_tta_per_member(fusion_holdout):
     args = fusion_holdout.parse_args(["a.keras", "b.keras", "--tta", "none", "--ways", "logit,probability"])
-    assert (args.tta, args.ways, args.heads[1].name) == (["none"], ["logit", "probability"], "b.keras")
-    assert fusion_holdout.parse_args(["a.keras"]).tta == ["mirror"]
-    assert fusion_holdout.parse_args(["a.keras", "b.keras", "--tta", "none,mirror"]).tta == ["none", "mirror"]
-
-
-def test_member_tta_mirrors_only_the_chosen_members_and_keeps_two_views_each(fusion_holdout):
-    labels = np.array([0, 1])
-    views = tuple((np.full((2, 3), float(v)), np.full((2, 3), float(-v))) for v in range(4))  # member-major
-    scores = fusion_holdout.with_member_tta(HeadScores(views, labels, members=2), ["none", "mirror"])
-    assert [float(primary[0, 0]) for primary, _ in scores.views] == [0.0, 0.0, 2.0, 3.0]
-    assert [float(aux[0, 0]) for _, aux in scores.views] == [0.0, 0.0, -2.0, -3.0]
-    assert scores.members == 2
-    np.testing.assert_array_equal(scores.labels, labels)
+    assert (args.tta, args.ways, args.heads[1].name) == (("none", "none"), ["logit", "probability"], "b.keras")
+    assert fusion_holdout.parse_args(["a.keras"]).tta == ("mirror",)
+    assert fusion_holdout.parse_args(["a.keras", "b.keras", "--tta", "none,mirror"]).tta == ("none", "mirror")
 
 
 @pytest.mark.parametrize("argv", [["a.keras", "--tta", "flip"], ["a.keras", "--ways", "logit,median"], [],

@@ -16,7 +16,7 @@ from fer_edge.preprocess import normalize
 from fer_edge.train.heads import (AUX_HEAD, HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
                                   fuse_heads, fused_dense, fused_predictions, head_logits, mixture_model,
                                   with_aux_head)
-from fer_edge.train.fuse import member_tta
+from fer_edge.train.fuse import head_scores, load_members, member_tta
 from fer_edge.train.keras_io import load_keras_model
 from fer_edge.train.models import build_model
 from fer_edge.train.training import TrainOptions, train
@@ -400,6 +400,23 @@ def test_member_tta_is_one_value_for_all_or_one_per_member():
     for bad in ("flip", "none,mirror", "none,,mirror", ""):
         with pytest.raises(FerEdgeError, match="once or once per model"):
             member_tta(bad, 3)
+
+
+def test_head_scores_mirror_only_the_chosen_members_and_keep_two_views_each(two_head_run):
+    """tta none,mirror: the first member repeats its own view, the second adds its mirror view; labels by name."""
+    root, _ = two_head_run
+    heads_path = root / "run" / "heads.keras"
+    members, metadata, _ = load_members([heads_path, heads_path])
+    folder = root / "ferplus" / "valid"
+    plain = head_scores(members, metadata[0], folder, "none")
+    mixed = head_scores(members, metadata[0], folder, "none,mirror")
+    assert (len(plain.views), len(mixed.views), mixed.members) == (2, 4, 2)
+    np.testing.assert_array_equal(mixed.labels, plain.labels)
+    for view in (mixed.views[0], mixed.views[1], mixed.views[2]):
+        np.testing.assert_allclose(view[0], plain.views[0][0], atol=1e-5)
+    mirrored = head_scores(members[:1], metadata[0], folder, "mirror").views[1]
+    np.testing.assert_allclose(mixed.views[3][0], mirrored[0], atol=1e-5)
+    assert np.abs(mixed.views[3][0] - plain.views[0][0]).max() > 1e-3  # the mirror view is another view
 
 
 def test_fuse_heads_builds_one_members_mirror_view_into_the_ensemble(two_head_run, tmp_path):
