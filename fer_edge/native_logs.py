@@ -10,9 +10,11 @@ from collections.abc import Iterator
 
 logger = logging.getLogger(__name__)
 
-NATIVE_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "OPENCV_LOG_LEVEL": "ERROR",
+NATIVE_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "OPENCV_LOG_LEVEL": "ERROR",
                 "OPENCV_FFMPEG_LOGLEVEL": "-8"}
-"""TensorFlow's C++ logs: errors only; oneDNN off (its notice, and run-to-run float noise); OpenCV's
+"""TensorFlow's C++ logs off, errors too: TensorFlow 2.21 logs a harmless "E0000 ... NodeDef mentions
+attribute use_unbounded_threadpool" error line whenever Keras iterates a parallel-map tf.data pipeline,
+and real failures reach Python as exceptions anyway; oneDNN off (its notice, and run-to-run float noise); OpenCV's
 warnings and FFmpeg's own lines off (AV_LOG_QUIET: a source that cannot be opened or read is reported by
 fer-edge's own error, not by FFmpeg's `[ WARN` or `[png @ 0x...]` lines)."""
 

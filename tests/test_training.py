@@ -278,3 +278,35 @@ def test_cli_refuses_a_bad_mixup_before_reading_data(synthetic_faces, tmp_path, 
 
     result = CliRunner().invoke(cli, ["train", str(synthetic_faces), "--out", str(tmp_path / "run"), "--mixup", value])
     assert result.exit_code == 2 and "--mixup" in result.output and not (tmp_path / "run").exists()
+
+
+TRAIN_ONE_EPOCH = """
+import pathlib, sys
+sys.path.insert(0, sys.argv[2])
+from fer_edge.native_logs import quiet_native_libraries
+quiet_native_libraries()
+import helpers
+from fer_edge.synthetic import write_synthetic_dataset
+from fer_edge.train.training import TrainOptions, train
+root = pathlib.Path(sys.argv[1])
+write_synthetic_dataset(root / "data" / "train", per_class=10, size=32, seed=0)
+write_synthetic_dataset(root / "data" / "val", per_class=5, size=32, seed=1)
+train(root / "data", root / "run", TrainOptions(arch=helpers.TINY, epochs=1, image_size=32, batch_size=16, verbose=0))
+print("trained")
+"""
+
+
+@pytest.mark.subprocess
+def test_training_with_quiet_native_libraries_prints_no_tensorflow_lines(tmp_path):
+    """TensorFlow 2.21's "E0000 ... node_def_util ... use_unbounded_threadpool" line stays out of normal runs."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "OPENCV_"))}
+    result = subprocess.run([sys.executable, "-c", TRAIN_ONE_EPOCH, str(tmp_path), str(Path(__file__).parent)],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0 and result.stdout.strip() == "trained", result.stderr
+    noise = ("node_def_util", "E0000", "absl", "oneDNN", "WARNING: All log messages")
+    assert not [word for word in noise if word in result.stderr], result.stderr
