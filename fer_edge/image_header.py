@@ -59,15 +59,29 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def image_format(data: bytes) -> str | None:
+    """"jpeg", "png", "bmp" or "webp" from the file's signature, or None for any other content."""
+    if data.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"BM"):
+        return "bmp"
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
 def image_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) declared by the file's header, or None when the format or header is not recognised."""
-    if data.startswith(b"\xff\xd8"):
+    kind = image_format(data)
+    if kind == "jpeg":
         return _jpeg_size(data)
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
+    if kind == "png" and len(data) >= 24:
         return struct.unpack(">II", data[16:24])
-    if data.startswith(b"BM") and len(data) >= 26:
+    if kind == "bmp" and len(data) >= 26:
         width, height = struct.unpack("<ii", data[18:26])
         return abs(width), abs(height)
-    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+    if kind == "webp":
         return _webp_size(data)
     return None

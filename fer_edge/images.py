@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.errors import DatasetError, ImageDecodeError
-from fer_edge.image_header import image_size, jpeg_scan_start
+from fer_edge.image_header import image_format, image_size, jpeg_scan_start
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ def decode_image_scaled(data: bytes, source: str = "<bytes>", max_pixels: int = 
     """`decode_image`, and the factor (1, 2, 4 or 8) the image was reduced by: a pixel here is that many there."""
     if not data:
         raise ImageDecodeError(f"{source}: empty file (0 bytes)")
+    if image_format(data) is None:  # OpenCV would decode TIFF, PPM, HDR...: not what fer-edge reads or bounds
+        raise ImageDecodeError(f"{source}: not a JPEG, PNG, BMP or WebP image")
     _check_not_truncated(data, source)
     factor = _reduction(data, source, max_pixels)
     cv2 = _cv2()
@@ -93,7 +95,7 @@ def decode_image(data: bytes, source: str = "<bytes>", max_pixels: int = MAX_PIX
             header before decoding.
 
     Raises:
-        ImageDecodeError: the bytes are empty, truncated, too large or not a supported image.
+        ImageDecodeError: the bytes are empty, truncated, too large, damaged or not JPEG, PNG, BMP or WebP.
     """
     return decode_image_scaled(data, source, max_pixels)[0]
 

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 logger = logging.getLogger(__name__)
 
-NATIVE_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "OPENCV_LOG_LEVEL": "ERROR",
+NATIVE_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "OPENCV_LOG_LEVEL": "SILENT",
                 "OPENCV_FFMPEG_LOGLEVEL": "-8"}
 """TensorFlow's C++ logs off, errors too: TensorFlow 2.21 logs a harmless "E0000 ... NodeDef mentions
 attribute use_unbounded_threadpool" error line whenever Keras iterates a parallel-map tf.data pipeline,
 and real failures reach Python as exceptions anyway; oneDNN off (its notice, and run-to-run float noise); OpenCV's
-warnings and FFmpeg's own lines off (AV_LOG_QUIET: a source that cannot be opened or read is reported by
-fer-edge's own error, not by FFmpeg's `[ WARN` or `[png @ 0x...]` lines)."""
+own lines off, errors too, and FFmpeg's (AV_LOG_QUIET): an image, camera or video that cannot be read is reported
+by fer-edge's own error, not by `[ERROR:0@0.079] global grfmt_png.cpp`, `[ WARN` or `[png @ 0x...]` lines."""
 
 
 def quiet_native_libraries() -> None:
@@ -24,8 +24,8 @@ def quiet_native_libraries() -> None:
     for name, value in NATIVE_QUIET.items():
         os.environ.setdefault(name, value)
     cv2 = sys.modules.get("cv2")
-    if cv2 is not None and os.environ["OPENCV_LOG_LEVEL"] == "ERROR":  # already imported: it read the variable
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if cv2 is not None and os.environ["OPENCV_LOG_LEVEL"] == "SILENT":  # already imported: it read the variable
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 @contextlib.contextmanager

@@ -64,6 +64,9 @@ def image_corpus() -> dict[str, tuple[bytes | None, bool]]:
         "html.jpg": (b"<html><body>404 Not Found</body></html>", False),
         "random.jpg": (rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(), False),
         "gif_named.jpg": (b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + bytes(20), False),
+        "face.tiff": (_encoded(".tiff", face), False),  # OpenCV reads it; fer-edge reads JPEG/PNG/BMP/WebP only
+        "declares_99999x99999.ppm": (b"P6\n99999 99999\n255\n", False),
+        "signature_only.png": (b"\x89PNG\r\n\x1a\n", False),
         "declares_40000x40000.png": (_png_declaring(40000, 40000), False),
         "declares_60000x60000.jpg": (_jpeg_declaring(60000, 60000), False),
         "declares_0x0.png": (_png_declaring(0, 0), False),
@@ -115,6 +118,7 @@ def assert_clean(result, ok: bool, name: str = "") -> None:
     """Exit 0 for `ok`, else exit 1 (2: a usage error) with exactly one `Error:` line; never a traceback."""
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
+    assert not [line for line in output.splitlines() if line.startswith(("[ERROR", "[ WARN"))], output  # OpenCV's
     if ok:
         assert result.returncode == 0, output
     else:

@@ -213,3 +213,13 @@ def test_folders_expand_to_every_visible_file_below_them(tmp_path):
     assert expand_image_paths(["missing.jpg"]) == [Path("missing.jpg")]  # reported later, per file
     (tmp_path / "empty" / ".cache").mkdir(parents=True)
     assert expand_image_paths([tmp_path / "empty", single]) == [tmp_path / "empty", single]  # reported by the reader
+
+
+@pytest.mark.parametrize("suffix", [".tiff", ".ppm"])
+def test_formats_opencv_reads_but_fer_edge_does_not_are_refused_before_decoding(suffix):
+    data = encode(cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR), suffix)
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED).shape[:2] == (4, 6)  # OpenCV would
+    with pytest.raises(ImageDecodeError, match="x.ppm: not a JPEG, PNG, BMP or WebP image"):
+        decode_image(data, "x.ppm")
+    with pytest.raises(ImageDecodeError, match="over-limit.ppm: not a JPEG"):  # not OpenCV's pixel-limit assertion
+        decode_image(b"P6\n99999 99999\n255\n", "over-limit.ppm")
