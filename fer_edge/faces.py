@@ -97,8 +97,8 @@ class DetectorOptions:
         min_face_size: drop faces whose shorter side is below this many pixels.
         max_faces: keep at most this many faces, largest first.
         detect_width: YuNet looks at the frame shrunk to this width first (0: full size only),
-            and at full size when that finds nothing; boxes are scaled back, so crops still
-            come from the full-resolution frame.
+            and at full size (at most `YUNET_MAX_PIXELS`) when that finds nothing; boxes are
+            scaled back, so crops still come from the full-resolution frame.
     """
 
     score_threshold: float = 0.7
@@ -184,6 +184,13 @@ def yunet_model_path() -> Path:
 YUNET_MIN_SIDE = 64
 """YuNet never sees an image smaller than this: on smaller inputs (its deepest feature maps one or two
 cells wide) OpenCV's DNN gave results that depended on what the process had detected before."""
+YUNET_MAX_PIXELS = 2_000_000
+"""YuNet never sees more pixels than this (its buffers take about 70 bytes per input pixel: 140 MB): a larger
+frame in which the shrunk search found no face is searched again at the largest size within it, not at full
+size (a 40-megapixel PNG without a face took 2.7 GB)."""
+MAX_ASPECT = 20
+"""Frames whose long side is over this many times the short one are not searched (no face is found): enlarged
+to YUNET_MIN_SIDE, a 1x100000 strip became a 409-megapixel input and exhausted memory."""
 
 
 class YuNetDetector:
@@ -211,15 +218,24 @@ class YuNetDetector:
         cost the reduced search alone.
         """
         check_image(image_rgb)
-        cv2, width = self._cv2, self.options.detect_width
-        if width and image_rgb.shape[1] > width:
-            scale = image_rgb.shape[1] / width
-            small = cv2.resize(image_rgb, (width, max(1, round(image_rgb.shape[0] / scale))),
-                               interpolation=cv2.INTER_AREA)
-            faces = self._run(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), scale)
+        height, width = image_rgb.shape[:2]
+        if max(height, width) > MAX_ASPECT * min(height, width):
+            logger.warning("a %dx%d frame is over %d:1; not searched for faces", width, height, MAX_ASPECT)
+            return []
+        shrunk = self.options.detect_width
+        if shrunk and width > shrunk:
+            faces = self._search(image_rgb, shrunk)
             if faces:
                 return faces  # the full frame was never converted
-        return self._run(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), 1.0)
+        return self._search(image_rgb, min(width, math.floor(width * math.sqrt(YUNET_MAX_PIXELS / (width * height)))))
+
+    def _search(self, image_rgb: np.ndarray, width: int) -> list[FaceBox]:
+        """Faces found in the frame resized to `width` (aspect kept), boxes in the frame's pixels."""
+        cv2, scale = self._cv2, image_rgb.shape[1] / width
+        if width != image_rgb.shape[1]:
+            image_rgb = cv2.resize(image_rgb, (width, max(1, round(image_rgb.shape[0] / scale))),
+                                   interpolation=cv2.INTER_AREA)
+        return self._run(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), scale)
 
     def _run(self, bgr: np.ndarray, scale: float) -> list[FaceBox]:
         height, width = bgr.shape[:2]

@@ -66,6 +66,42 @@ def test_yunet_finds_no_face_in_noise_and_handles_any_frame_size():
         assert detector.detect(rng.integers(0, 256, shape, dtype=np.uint8)) == []
 
 
+def test_yunet_skips_frames_over_its_aspect_limit_with_a_warning(caplog):
+    from fer_edge.faces import MAX_ASPECT
+
+    detector = create_detector("yunet")
+    with caplog.at_level("WARNING", logger="fer_edge.faces"):
+        assert detector.detect(np.zeros((1, 100_000, 3), np.uint8)) == []  # was a 409-megapixel input
+        assert detector.detect(np.zeros((21 * 30, 30, 3), np.uint8)) == []
+    assert [r.getMessage() for r in caplog.records] == [
+        f"a 100000x1 frame is over {MAX_ASPECT}:1; not searched for faces",
+        f"a 30x630 frame is over {MAX_ASPECT}:1; not searched for faces"]
+    assert detector.detect(np.zeros((20 * 30, 30, 3), np.uint8)) == []  # 20:1 is searched, enlarged to 64 wide
+
+
+def test_yunet_input_stays_within_its_pixel_budget_and_boxes_come_back_in_frame_pixels():
+    """A 9-megapixel frame: searched at 256 px, then at most YUNET_MAX_PIXELS, never at full size."""
+    import cv2
+
+    from conftest import FACE_PHOTO
+    from fer_edge.faces import YUNET_MAX_PIXELS
+
+    photo = read_image(FACE_PHOTO)  # 512x512, one face
+    expected = create_detector("yunet", DetectorOptions(detect_width=0)).detect(photo)[0]
+    frame = np.zeros((3000, 3000, 3), np.uint8)  # the photo at 1/12 of the frame's width: found only when larger
+    frame[1000:1250, 1000:1250] = cv2.resize(photo, (250, 250), interpolation=cv2.INTER_AREA)
+    detector = create_detector("yunet")
+    inputs = []
+    original = detector._run
+    detector._run = lambda bgr, scale: inputs.append(bgr.shape[:2]) or original(bgr, scale)
+    faces = detector.detect(frame)
+    assert inputs[0] == (256, 256) and len(inputs) == 2
+    assert YUNET_MAX_PIXELS * 0.99 < inputs[1][0] * inputs[1][1] <= YUNET_MAX_PIXELS
+    box = FaceBox(1000 + expected.x * 250 / 512, 1000 + expected.y * 250 / 512, expected.width * 250 / 512,
+                  expected.height * 250 / 512)
+    assert faces and faces[0].iou(box) > 0.8
+
+
 def sample_photos(count: int):
     files = [path for path, _ in scan_image_folder(PHOTOS).files]
     return files[:: max(1, len(files) // count)][:count]
