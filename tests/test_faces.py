@@ -201,3 +201,25 @@ def test_yunet_on_tiny_photos_gives_the_same_boxes_every_time():
                             capture_output=True, text=True, check=True).stdout
     varying = [path for path, results in json.loads(output).items() if any(r != results[0] for r in results)]
     assert varying == []
+
+
+def test_mtcnn_searches_a_large_image_shrunk_and_reports_boxes_in_its_pixels():
+    pytest.importorskip("mtcnn")
+    import cv2
+
+    from conftest import FACE_PHOTO
+    from fer_edge.train.mtcnn_detector import MTCNN_MAX_PIXELS
+
+    photo = read_image(FACE_PHOTO)
+    detector = create_detector("mtcnn")
+    expected = detector.detect(photo)[0]
+    frame = np.zeros((2500, 2500, 3), np.uint8)  # 6.25 MP: searched at 4 MP
+    frame[500:1524, 800:1824] = cv2.resize(photo, (1024, 1024))
+    seen = []
+    original = detector._mtcnn.detect_faces
+    detector._mtcnn.detect_faces = lambda image, **kwargs: seen.append(image.shape) or original(image, **kwargs)
+    face = detector.detect(frame)[0]
+    assert seen[0][0] * seen[0][1] <= MTCNN_MAX_PIXELS and seen[0][0] == 2000
+    box = FaceBox(800 + expected.x * 2, 500 + expected.y * 2, expected.width * 2, expected.height * 2)
+    assert face.iou(box) > 0.85
+    assert abs(face.landmarks[0][0] - (800 + expected.landmarks[0][0] * 2)) < 12
