@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge.crops import CropGeometry
-from fer_edge.errors import DatasetError
+from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.faces import FaceBox
 from fer_edge.images import read_image
 
@@ -97,7 +97,12 @@ def measure_framing(found, detector_name: str) -> Framing:
         raise DatasetError(f"{detector_name} found none of the {len(found)} faces: nothing to calibrate")
     scale_q = tuple(float(q) for q in np.percentile(scales, (25, 50, 75)))
     shift_q = tuple(float(q) for q in np.percentile(shifts, (25, 50, 75)))
-    geometry = CropGeometry(round(scale_q[1], 3), round(shift_q[1], 3))
+    try:
+        geometry = CropGeometry(round(scale_q[1], 3), round(shift_q[1], 3))
+    except FerEdgeError as exc:
+        raise DatasetError(f"{detector_name}: the faces' median framing is scale {scale_q[1]:.3f}, shift_y "
+                           f"{shift_q[1]:.3f}, which no crop can have ({exc}); calibrate on tight face crops like "
+                           "the model's training faces (FER+ valid), not on photos") from exc
     logger.info("%s: %d of %d faces found; median scale %.3f, shift_y %.3f", detector_name, len(scales),
                 len(found), geometry.scale, geometry.shift_y)
     return Framing(detector_name, len(found), len(scales), geometry, scale_q, shift_q)

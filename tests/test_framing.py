@@ -37,6 +37,9 @@ def test_median_framing_golden_values():
     assert framing.scale_quartiles[0] == pytest.approx(1.0454, abs=1e-3)
     with pytest.raises(DatasetError, match="found none"):
         measure_framing([(frame, None, 192.0)], "yunet")
+    photo_like = [(frame, FaceBox(172, 172, 40, 40), 192.0)]  # a face small in its "crop": a photo, scale 4.8
+    with pytest.raises(DatasetError, match=r"median framing is scale 4\.800.*calibrate on tight face crops"):
+        measure_framing(photo_like, "yunet")
 
 
 @pytest.fixture(scope="module")
