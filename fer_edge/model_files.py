@@ -37,6 +37,8 @@ def resolve_model(model: str | Path | None) -> Path:
         raise ModelError(f"a model is one of {', '.join(SHIPPED_MODELS)} or a file path, got {type(model).__name__}")
     if model is None or str(model) in SHIPPED_MODELS:
         return shipped_model_path(str(model or "default"))
+    if not str(model).strip():
+        raise ModelError(f"the model name is empty; pass one of {', '.join(SHIPPED_MODELS)} or a model file")
     path = Path(model)
     if path.is_dir():
         raise ModelError(f"{path} is a folder; pass a model file (.tflite or .keras) or one of "

@@ -35,3 +35,9 @@ def test_an_unknown_shipped_name_is_refused():
     with pytest.raises(ModelError, match="no shipped model 'tiny'"):
         shipped_model_path("tiny")
     assert SHIPPED_MODELS == ("default", "accurate")
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_model_name_is_refused_as_empty(name):
+    with pytest.raises(ModelError, match="the model name is empty; pass one of default, accurate"):
+        resolve_model(name)
