@@ -205,6 +205,7 @@ class YuNetDetector:
         self.options = options
         self._cv2 = cv2
         self._size = (320, 320)
+        self._skipped_size: tuple[int, int] | None = None
         self._net = cv2.FaceDetectorYN.create(
             str(model_path or yunet_model_path()), "", self._size,
             options.score_threshold, options.nms_threshold, 5000,
@@ -220,7 +221,9 @@ class YuNetDetector:
         check_image(image_rgb)
         height, width = image_rgb.shape[:2]
         if max(height, width) > MAX_ASPECT * min(height, width):
-            logger.warning("a %dx%d frame is over %d:1; not searched for faces", width, height, MAX_ASPECT)
+            if (width, height) != self._skipped_size:  # once per size, not every frame of a video
+                logger.warning("a %dx%d frame is over %d:1; not searched for faces", width, height, MAX_ASPECT)
+                self._skipped_size = (width, height)
             return []
         shrunk = self.options.detect_width
         if shrunk and width > shrunk:

@@ -73,6 +73,7 @@ def test_yunet_skips_frames_over_its_aspect_limit_with_a_warning(caplog):
     with caplog.at_level("WARNING", logger="fer_edge.faces"):
         assert detector.detect(np.zeros((1, 100_000, 3), np.uint8)) == []  # was a 409-megapixel input
         assert detector.detect(np.zeros((21 * 30, 30, 3), np.uint8)) == []
+        assert detector.detect(np.zeros((21 * 30, 30, 3), np.uint8)) == []  # the next frame alike: no new warning
     assert [r.getMessage() for r in caplog.records] == [
         f"a 100000x1 frame is over {MAX_ASPECT}:1; not searched for faces",
         f"a 30x630 frame is over {MAX_ASPECT}:1; not searched for faces"]
