@@ -95,3 +95,19 @@ def test_parse_args_refuses_unknown_tta_ways_and_no_heads(fusion_holdout, argv, 
         fusion_holdout.parse_args(argv)
     assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_trade_biases_raises_the_class_that_costs_the_primary_labels_nothing(fusion_holdout):
+    """Class 2's aux head agrees with both label sets there; class 1's would cost primary accuracy: only 2 rises."""
+    labels = np.array([0, 1, 2, 2, 0, 1])
+    primary_logits = np.eye(3)[[0, 1, 0, 0, 0, 1]] * 3.0
+    primary_logits[2:4] = [0.25, 0.0, 0.1]                # narrowly wrong on the two class-2 faces
+    aux_logits = np.eye(3)[[0, 1, 2, 2, 1, 1]] * 3.0       # right on class 2, wrong on face 4 (calls it 1)
+    primary = HeadScores(((primary_logits, aux_logits),), labels)
+    aux = HeadScores(((primary_logits, aux_logits),), labels)
+    start = fusion_holdout.Fusion(0.0, (0.0, 0.0, 0.0), space="probability")
+    goal = fusion_holdout.FusionGoal(0.99, 0.0)
+    fusion, scores = fusion_holdout.trade_biases(primary, aux, np.eye(3), goal, start)
+    assert fusion.bias[0] == fusion.bias[1] == 0.0 and fusion.bias[2] > 0.0
+    assert fusion.bias[2] == pytest.approx(0.08)  # the smallest raise that flips them: 0.04 flips neither
+    assert scores["aux_accuracy"] == 1.0 and scores["primary_accuracy"] == 1.0
