@@ -120,9 +120,10 @@ def choose(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goal: Fusi
     for pair in itertools.product(TEMPERATURES, repeat=2) if temperature else [(1.0, 1.0)]:
         fusion, sweep = choose_fusion(tempered(primary, pair), tempered(aux, pair), mapping, goal, weights,
                                       per_member, space)
-        row = next(row for row in sweep if row["fusion"] == fusion.to_dict())
         if class_bias:
             fusion, row = _with_traded_biases(primary, aux, mapping, goal, sweep)
+        else:
+            row = next(row for row in sweep if row["fusion"] == fusion.to_dict())
         if best is None or (row["meets_goal"], row["primary_accuracy"]) > (best[2]["meets_goal"],
                                                                            best[2]["primary_accuracy"]):
             best = (fusion, pair, row)

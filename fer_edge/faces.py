@@ -193,6 +193,11 @@ MAX_ASPECT = 20
 to YUNET_MIN_SIDE, a 1x100000 strip became a 409-megapixel input and exhausted memory."""
 
 
+def width_within(height: int, width: int, max_pixels: int) -> int:
+    """The width of a `width` x `height` frame shrunk (aspect kept) to at most `max_pixels`; its own if it fits."""
+    return min(width, math.floor(width * math.sqrt(max_pixels / (width * height))))
+
+
 class YuNetDetector:
     """OpenCV's YuNet (`cv2.FaceDetectorYN`): fast CNN face detector for the device."""
 
@@ -230,7 +235,7 @@ class YuNetDetector:
             faces = self._search(image_rgb, shrunk)
             if faces:
                 return faces  # the full frame was never converted
-        return self._search(image_rgb, min(width, math.floor(width * math.sqrt(YUNET_MAX_PIXELS / (width * height)))))
+        return self._search(image_rgb, width_within(height, width, YUNET_MAX_PIXELS))
 
     def _search(self, image_rgb: np.ndarray, width: int) -> list[FaceBox]:
         """Faces found in the frame resized to `width` (aspect kept), boxes in the frame's pixels."""

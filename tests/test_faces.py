@@ -224,3 +224,12 @@ def test_mtcnn_searches_a_large_image_shrunk_and_reports_boxes_in_its_pixels():
     box = FaceBox(800 + expected.x * 2, 500 + expected.y * 2, expected.width * 2, expected.height * 2)
     assert face.iou(box) > 0.85
     assert abs(face.landmarks[0][0] - (800 + expected.landmarks[0][0] * 2)) < 12
+
+
+def test_width_within_keeps_frames_that_fit_and_shrinks_the_rest_to_the_budget():
+    from fer_edge.faces import width_within
+
+    assert width_within(480, 640, 2_000_000) == 640
+    assert width_within(3000, 3000, 2_000_000) == 1414  # 1414 x 1414 = 1.999 MP
+    assert width_within(2500, 2500, 4_000_000) == 2000
+    assert width_within(100, 20_000, 1_000_000) == 14142

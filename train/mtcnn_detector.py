@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_edge.faces import FACE_MARGIN, DetectorOptions, FaceBox, check_image, filter_faces
+from fer_edge.faces import FACE_MARGIN, DetectorOptions, FaceBox, check_image, filter_faces, width_within
 
 # mtcnn names points from the viewer's side, which is our image order.
 _LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -29,11 +29,11 @@ class MtcnnDetector:
         """Faces in an RGB uint8 image, boxes not clipped to the image (as YuNet's)."""
         check_image(image_rgb)
         height, width = image_rgb.shape[:2]
-        shrink = min(1.0, (MTCNN_MAX_PIXELS / (height * width)) ** 0.5)
-        if shrink < 1.0:
+        shrunk = width_within(height, width, MTCNN_MAX_PIXELS)
+        if shrunk < width:
             import cv2
 
-            size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+            size = (shrunk, max(1, round(height * shrunk / width)))
             image_rgb = cv2.resize(image_rgb, size, interpolation=cv2.INTER_AREA)
         found = self._mtcnn.detect_faces(image_rgb, fit_to_image=False)
         boxes = [self._to_box(face).scaled(width / image_rgb.shape[1], height / image_rgb.shape[0]) for face in found]
