@@ -232,6 +232,16 @@ def test_info_and_run_on_a_video(converted, tmp_path):
     assert [event["type"] for event in events][-3:] == ["session_end", "summary", "run_end"]
 
 
+@pytest.mark.parametrize("seconds, ending", [(0.0434, "161.3 FPS over 0.043 s"), (0.0, "0.0 FPS over 0.000 s"),
+                                              (125.04, "0.1 FPS over 125.0 s")])
+def test_run_summary_line_keeps_short_durations(seconds, ending):
+    from fer_edge.cli.device import summary_line
+    from fer_edge.kiosk import KioskSummary
+
+    summary = KioskSummary(frames=7, faces=7, corrupt_frames=0, reopens=0, seconds=seconds, sessions=1)
+    assert summary_line(summary) == ("frames 7, faces 7, visitor sessions 1, corrupt frames 0, reopens 0, " + ending)
+
+
 def test_run_with_a_missing_camera(converted):
     result = CliRunner().invoke(cli, ["run", "--source", "7", "--model", str(converted["int8"].path)])
     assert result.exit_code == 1 and "Error: cannot open camera '7'" in result.output

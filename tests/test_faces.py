@@ -80,6 +80,18 @@ def test_yunet_skips_frames_over_its_aspect_limit_with_a_warning(caplog):
     assert detector.detect(np.zeros((20 * 30, 30, 3), np.uint8)) == []  # 20:1 is searched, enlarged to 64 wide
 
 
+def test_an_app_without_logging_config_sees_the_warning_on_stderr_and_nothing_more():
+    """The library never prints; Python's own fallback shows warnings where the app configured nothing."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, fer_edge; d = fer_edge.create_detector('yunet'); "
+            "d.detect(np.zeros((1, 100, 3), np.uint8)); d.detect(np.zeros((64, 64, 3), np.uint8))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout == ""
+    assert done.stderr == "a 100x1 frame is over 20:1; not searched for faces\n"
+
+
 def test_yunet_input_stays_within_its_pixel_budget_and_boxes_come_back_in_frame_pixels():
     """A 9-megapixel frame: searched at 256 px, then at most YUNET_MAX_PIXELS, never at full size."""
     import cv2

@@ -200,9 +200,15 @@ def run(source, model, threads, delegate, require_delegate, tta, detector, displ
     finally:
         if publisher is not None:
             publisher.close()
-    click.echo(f"frames {summary.frames}, faces {summary.faces}, visitor sessions {summary.sessions}, "
-               f"corrupt frames {summary.corrupt_frames}, reopens {summary.reopens}, "
-               f"{summary.fps:.1f} FPS over {summary.seconds:.1f} s")
+    click.echo(summary_line(summary))
+
+
+def summary_line(summary) -> str:
+    """One line on what a kiosk run did; short runs keep their milliseconds ("over 0.043 s", not "0.0 s")."""
+    seconds = f"{summary.seconds:.3f}" if summary.seconds < 10 else f"{summary.seconds:.1f}"
+    return (f"frames {summary.frames}, faces {summary.faces}, visitor sessions {summary.sessions}, "
+            f"corrupt frames {summary.corrupt_frames}, reopens {summary.reopens}, "
+            f"{summary.fps:.1f} FPS over {seconds} s")
 
 
 def _stop_on_signals():
