@@ -264,6 +264,8 @@ def open_source(spec: str, options: SourceOptions = SourceOptions(), stop: threa
     Setting `stop` ends the source's frames within `POLL_S` seconds, even while a stream stalls
     or a reconnect waits.
     """
+    if not spec.strip():
+        raise FerEdgeError("the video source is empty; pass picamera, a camera index (0), a video file or a URL")
     if spec == "picamera":
         return PicameraSource(options)
     return OpenCVSource(spec, options, stop=stop)

@@ -127,7 +127,10 @@ def load_tflite_metadata(path: str | Path) -> ModelMetadata:
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise ModelError(f"model file not found: {path}") from exc
-    embedded = read_embedded_json(data)
+    try:
+        embedded = read_embedded_json(data)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
     if embedded is not None:
         check_seal(data, embedded, path)
         return ModelMetadata.from_dict(embedded)

@@ -194,7 +194,7 @@ def test_device_commands_with_bad_models(tmp_path, content, trained):
                  ["run", "--source", str(image), "--model", str(model)]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 1, (args, result.output)
-        assert result.output.startswith("Error: ")
+        assert result.output.startswith("Error: ") and str(model) in result.output, (args, result.output)
 
 
 def test_wrong_model_shape_is_reported(converted, tmp_path):

@@ -28,6 +28,14 @@ def test_unopenable_sources(tmp_path):
         OpenCVSource("9", capture_factory=lambda target: FakeCapture([], opened=False))
 
 
+@pytest.mark.parametrize("spec", ["", "  "])
+def test_an_empty_source_is_named_as_such(spec):
+    from fer_edge.sources import open_source
+
+    with pytest.raises(FerEdgeError, match="^the video source is empty; pass picamera, a camera index"):
+        open_source(spec)
+
+
 @pytest.mark.parametrize("options", [{"read_timeout_s": float("nan")}, {"read_timeout_s": 0.0},
                                      {"reconnect_budget_s": float("inf")}, {"backoff_s": -1.0},
                                      {"max_backoff_s": float("nan")}])
