@@ -68,6 +68,21 @@ class FaceBox:
         points = tuple((px * sx, py * sy) for px, py in self.landmarks)
         return FaceBox(self.x * sx, self.y * sy, self.width * sx, self.height * sy, self.score, points)
 
+    @classmethod
+    def of(cls, value) -> "FaceBox":
+        """`value` itself if it is a FaceBox, else a box from four numbers (x, y, width, height).
+
+        Raises:
+            FerEdgeError: anything else.
+        """
+        if isinstance(value, cls):
+            return value
+        if (isinstance(value, (tuple, list, np.ndarray)) and len(value) == 4
+                and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                        for v in value)):
+            return cls(*(float(v) for v in value))
+        raise FerEdgeError(f"a face box is a fer_edge.FaceBox or four numbers (x, y, width, height); got {value!r}")
+
     def iou(self, other: "FaceBox") -> float:
         """Intersection over union with another box."""
         left, top = max(self.x, other.x), max(self.y, other.y)

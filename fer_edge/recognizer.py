@@ -152,8 +152,18 @@ class Recognizer:
         return np.stack([to_model_pixels(crop_face(frame_rgb, box, size, self.geometry), self._prep)
                          for box in boxes])
 
-    def classify(self, frame_rgb: np.ndarray, boxes: list[FaceBox]) -> list[FaceResult]:
-        """Expressions of the given faces of a frame."""
+    def classify(self, frame_rgb: np.ndarray, boxes: list) -> list[FaceResult]:
+        """Expressions of the given faces of a frame, all in one batch.
+
+        Args:
+            frame_rgb: an RGB uint8 frame (H, W, 3).
+            boxes: FaceBox objects or (x, y, width, height) in the frame's pixels, from any detector.
+
+        Raises:
+            FerEdgeError: a frame that is not RGB uint8, a box that is not four finite numbers
+                with a positive size, or one outside the frame.
+        """
+        boxes = [FaceBox.of(box) for box in boxes or ()]
         if not boxes:
             return []
         probabilities = self.classifier.predict_pixels(self.crops(frame_rgb, boxes))

@@ -41,6 +41,18 @@ def test_all_faces_of_a_frame_in_one_batch(recognizer):
     for a, b in zip(batched, one):
         np.testing.assert_allclose(a.expression.probabilities, b.expression.probabilities, atol=1e-6)
     assert recognizer.classify(frame, []) == []
+    as_numbers = recognizer.classify(frame, [(10, 10, 40, 40), np.array([80, 20, 50, 60]), [-5.0, 70.0, 40, 40]])
+    assert [face.box for face in as_numbers] == [FaceBox(10.0, 10.0, 40.0, 40.0), FaceBox(80.0, 20.0, 50.0, 60.0),
+                                                  FaceBox(-5.0, 70.0, 40.0, 40.0)]
+    for a, b in zip(batched, as_numbers):
+        np.testing.assert_allclose(a.expression.probabilities, b.expression.probabilities, atol=1e-6)
+
+
+@pytest.mark.parametrize("box", [(10, 10, 40), "10,10,40,40", (10, 10, 40, "40"), (True, 10, 40, 40), None, {"x": 1}])
+def test_classify_refuses_what_is_not_a_box(recognizer, box):
+    frame = np.zeros((120, 160, 3), np.uint8)
+    with pytest.raises(FerEdgeError, match=r"^a face box is a fer_edge.FaceBox or four numbers \(x, y, width, height\)"):
+        recognizer.classify(frame, [box])
 
 
 class _Halves:
