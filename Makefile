@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus emulated-pi booted-unit
+.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus paper-ferplus-report emulated-pi booted-unit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -194,6 +194,17 @@ paper-ferplus: $(VENV)/.demo-installed
 	$(call seed_run,$(PAPER_FERPLUS_RUN),docs/paper-reproduction/ferplus-run)
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(PAPER_FERPLUS_RUN) --arch paper_cnn --epochs 100 --early-stopping 20 \
 		--label-mode majority --resume
+
+# The committed checkpoint's best epoch as the paper reports it (Figures 4-9): curves of loss, accuracy, precision,
+# recall and F1 from its history, confusion matrix and per-class P/R/F1 on FER+ valid and on FER2013 val.
+PAPER_FERPLUS_CHECKPOINT ?= docs/paper-reproduction/ferplus-run
+PAPER_FERPLUS_REPORT ?= docs/paper-reproduction/ferplus-report
+paper-ferplus-report: $(VENV)/.demo-installed
+	$(PY) -c "import json, sys; from pathlib import Path; from fer_edge.train.training import read_history; \
+		run = Path(sys.argv[1]); (run / 'history.json').write_text(json.dumps(read_history(run / 'history.csv'), indent=2) + '\n')" \
+		$(PAPER_FERPLUS_CHECKPOINT)
+	$(VENV)/bin/fer-edge evaluate $(PAPER_FERPLUS_CHECKPOINT)/best.keras $(FERPLUS) --split valid --out $(PAPER_FERPLUS_REPORT)/ferplus-valid
+	$(VENV)/bin/fer-edge evaluate $(PAPER_FERPLUS_CHECKPOINT)/best.keras $(FER2013) --split val --out $(PAPER_FERPLUS_REPORT)/fer2013-val
 
 # The FER+ experiment (not shipped; see the model card): sepnet_deep on FER+ vote shares blended with FER2013's
 # labels of the same faces, weight $(BLEND), 30 epochs (about 50 minutes here), then calibrated, converted and

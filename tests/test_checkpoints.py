@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.synthetic import write_synthetic_dataset
 from fer_edge.train import training
+from fer_edge.train.checkpoints import ResumedEarlyStopping, stream_seed
 from fer_edge.train.training import TrainOptions, read_history, train
 from test_training import FAST, InterruptAtEpoch
 
@@ -80,3 +82,74 @@ def test_an_empty_validation_split_is_refused_before_training(tmp_path):
     with pytest.raises(DatasetError, match="no validation images"):
         train(data, tmp_path / "run", TrainOptions(**FAST))
     assert not (tmp_path / "run" / "best.keras").exists()
+
+
+def _first_training_batch(monkeypatch):
+    """Record the pixels of the first batch each run's training stream yields."""
+    seen, original = [], training.make_dataset
+
+    def spy(split, prep, num_classes, batch_size, is_training, *args, **kwargs):
+        data = original(split, prep, num_classes, batch_size, is_training, *args, **kwargs)
+        if is_training:
+            seen.append(next(iter(data))[0].numpy())
+        return data
+
+    monkeypatch.setattr(training, "make_dataset", spy)
+    return seen
+
+
+def test_a_resumed_run_does_not_replay_the_first_epochs_batches(synthetic_faces, tmp_path, monkeypatch):
+    """A fresh process used to restart every random stream: each resumption trained on epoch 1's batches again."""
+    import shutil
+
+    seen = _first_training_batch(monkeypatch)
+    run, options = tmp_path / "run", TrainOptions(**{**FAST, "epochs": 4, "augment": True})
+    original = training._callbacks
+    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        train(synthetic_faces, run, options)
+    monkeypatch.setattr(training, "_callbacks", original)
+    shutil.copytree(run, tmp_path / "copy")
+    train(synthetic_faces, run, options, resume=True)
+    train(synthetic_faces, tmp_path / "copy", options, resume=True)
+    fresh, resumed, resumed_again = seen
+    assert fresh.shape == resumed.shape and not np.array_equal(fresh, resumed)
+    np.testing.assert_array_equal(resumed, resumed_again)  # reproducible from the seed and the epoch
+
+
+def test_stream_seeds():
+    assert stream_seed(42, 0) == 42
+    assert len({stream_seed(42, epoch) for epoch in range(1, 200)} | {42}) == 200
+    assert stream_seed(42, 7) == stream_seed(42, 7) != stream_seed(43, 7)
+
+
+def _stopper(previous, patience=3):
+    import keras
+
+    stopper = ResumedEarlyStopping("val_accuracy", patience, previous)
+    stopper.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    stopper.model.stop_training = False  # as fit sets it
+    stopper.on_train_begin()
+    return stopper
+
+
+def test_early_stopping_patience_counts_the_epochs_before_the_interruption():
+    stopper = _stopper([0.5, 0.7, 0.6, 0.7])  # best at epoch 1 (a tie is no improvement): 2 epochs without one
+    assert (stopper.best, stopper.best_epoch, stopper.wait) == (0.7, 1, 2)
+    stopper.on_epoch_end(4, {"val_accuracy": 0.69})
+    assert stopper.model.stop_training and stopper.stopped_epoch == 4  # where an uninterrupted run stops
+    stopper = _stopper([0.5, 0.7, 0.6, 0.7])
+    stopper.on_epoch_end(4, {"val_accuracy": 0.71})
+    assert not stopper.model.stop_training and (stopper.best, stopper.wait) == (0.71, 0)
+    fresh = _stopper([])
+    assert (fresh.best, fresh.wait) == (None, 0)
+    fresh.on_epoch_end(0, {"val_accuracy": 0.2})
+    assert not fresh.model.stop_training and fresh.best == 0.2
+
+
+def test_resumed_runs_get_the_history_aware_early_stopping(interrupted):
+    data, run, options = interrupted
+    callbacks = training._callbacks(run, dataclasses.replace(options, early_stopping=5), True,
+                                    training.ThroughputLogger(1))
+    stopper = next(c for c in callbacks if isinstance(c, ResumedEarlyStopping))
+    assert stopper.previous == read_history(run / "history.csv")["val_accuracy"] and len(stopper.previous) == 2

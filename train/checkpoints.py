@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+import keras
 
 from fer_edge.errors import FerEdgeError
 
@@ -93,3 +96,30 @@ def check_resumable(run_dir: Path, options) -> None:
     """
     check_options(run_dir, options)
     align_history(run_dir / "history.csv", checkpoint_epoch(run_dir))
+
+
+def stream_seed(seed: int, first_epoch: int) -> int:
+    """The seed of a run's shuffles, augmentation, dropout and mixup when its process starts at `first_epoch`.
+
+    `seed` itself for a fresh run; a run resumed at epoch N draws from a seed derived from `seed` and N, so it
+    does not replay the first epochs' batches, augmentations and dropout masks (a fresh process restarts
+    every random stream), and two resumptions of the same checkpoint draw alike.
+    """
+    return seed if first_epoch == 0 else zlib.crc32(f"{seed}:{first_epoch}".encode()) & 0x7FFFFFFF
+
+
+class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping (mode max) whose patience counts the epochs the run trained without a new best before it
+    was interrupted: a run resumed in sittings shorter than the patience still stops where an uninterrupted
+    one would."""
+
+    def __init__(self, monitor: str, patience: int, previous: list[float]):
+        super().__init__(monitor, mode="max", patience=patience)
+        self.previous = list(previous)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.previous:
+            best_epoch = max(range(len(self.previous)), key=lambda epoch: (self.previous[epoch], -epoch))
+            self.best, self.best_epoch = self.previous[best_epoch], best_epoch
+            self.wait = len(self.previous) - 1 - best_epoch

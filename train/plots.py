@@ -12,18 +12,28 @@ import numpy as np  # noqa: E402
 
 from fer_edge.metrics import ClassificationReport  # noqa: E402
 
-CURVES = ("loss", "accuracy", "precision", "recall")
+CURVES = ("loss", "accuracy", "precision", "recall", "f1")
+
+
+def curve_panels(history: dict[str, list[float]]) -> list[str]:
+    """The metrics of CURVES that `history` has (train or validation), in CURVES' order."""
+    return [metric for metric in CURVES if metric in history or f"val_{metric}" in history]
 
 
 def plot_history(history: dict[str, list[float]], path: str | Path) -> Path:
-    """Train and validation curves of loss, accuracy, precision and recall, one panel each."""
-    figure, axes = plt.subplots(2, 2, figsize=(10, 7))
-    for axis, metric in zip(axes.ravel(), CURVES):
+    """Train and validation curves of loss, accuracy, precision, recall and F1 (those present), one panel each."""
+    metrics = curve_panels(history)
+    columns = 3 if len(metrics) > 4 else 2
+    rows = max(1, -(-len(metrics) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.5 * rows), squeeze=False)
+    for axis in axes.ravel()[len(metrics):]:
+        axis.set_visible(False)
+    for axis, metric in zip(axes.ravel(), metrics):
         for key, style in ((metric, "-"), (f"val_{metric}", "--")):
             if key in history:
                 epochs = np.arange(1, len(history[key]) + 1)
                 axis.plot(epochs, history[key], style, label="validation" if key.startswith("val_") else "train")
-        axis.set_title(metric)
+        axis.set_title("F1 (macro)" if metric == "f1" else metric)
         axis.set_xlabel("epoch")
         axis.legend()
         axis.grid(alpha=0.3)

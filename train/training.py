@@ -18,7 +18,7 @@ from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.files import ensure_folder
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
-from fer_edge.train.checkpoints import check_resumable
+from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, checkpoint_epoch, stream_seed
 from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
 from fer_edge.train.keras_io import save_keras_model
 from fer_edge.train.models import build_model
@@ -272,7 +272,7 @@ def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: T
         throughput,
     ]
     if options.early_stopping > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(options.monitor, mode="max", patience=options.early_stopping))
+        callbacks.append(ResumedEarlyStopping(options.monitor, options.early_stopping, previous.get(options.monitor, [])))
     return callbacks
 
 
@@ -309,7 +309,8 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
     # best.keras's sidecar, before the first epoch: an unfinished run's best epoch loads like a finished model
     save_metadata(_run_metadata(dataset, options, aux and aux["train"].classes), sidecar_path(run_dir / "best.keras"))
-    model, throughput, replicas = _fit(dataset, run_dir, options, resume, aux)
+    first_epoch = checkpoint_epoch(run_dir) if resume else 0
+    model, throughput, replicas = _fit(dataset, run_dir, options, resume, aux, stream_seed(options.seed, first_epoch))
     return _finish(model, dataset, run_dir, options, throughput, replicas, aux)
 
 
@@ -403,12 +404,18 @@ def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...
 
 
 def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool,
-         aux: dict[str, AuxTargets] | None = None):
+         aux: dict[str, AuxTargets] | None = None, seed: int | None = None):
+    """Build, compile and fit; `seed` (default `options.seed`) drives shuffles, augmentation, dropout and mixup."""
     prep, classes = options.preprocessing, dataset.classes
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     logger.info("training %s on %d images, validating on %d", options.arch, len(train_split), len(val_split))
+    seed = options.seed if seed is None else seed
+    if seed != options.seed:
+        logger.info("resumed: shuffles, augmentation and dropout draw from seed %d (from --seed %d and the epoch), "
+                    "not again from the first epoch's", seed, options.seed)
+        _set_determinism(seed)
     train_data = make_dataset(train_split, prep, len(classes), options.batch_size, True, options.augment,
-                              options.seed, aux and aux["train"], options.mixup)
+                              seed, aux and aux["train"], options.mixup)
     val_data = make_dataset(val_split, prep, len(classes), options.batch_size, False, aux=aux and aux["val"])
     strategy = make_strategy(options.distribute)
     logger.info("%s strategy with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)
