@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus paper-ferplus-report emulated-pi booted-unit
+.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus paper-fer2013 paper-ferplus-report emulated-pi booted-unit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -194,6 +194,14 @@ paper-ferplus: $(VENV)/.demo-installed
 	$(call seed_run,$(PAPER_FERPLUS_RUN),docs/paper-reproduction/ferplus-run)
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(PAPER_FERPLUS_RUN) --arch paper_cnn --epochs 100 --early-stopping 20 \
 		--label-mode majority --resume
+
+# The same on FER2013 (7 classes): starts a run the first time, resumes it afterwards (from a checkpoint committed
+# under docs/paper-reproduction/fer2013-run, if there is one), so it too can span sessions.
+PAPER_FER2013_RUN ?= runs/paper-fer2013
+paper-fer2013: $(VENV)/.demo-installed
+	$(call seed_run,$(PAPER_FER2013_RUN),docs/paper-reproduction/fer2013-run)
+	$(VENV)/bin/fer-edge train $(FER2013) --out $(PAPER_FER2013_RUN) --arch paper_cnn --epochs 100 --early-stopping 20 \
+		$$(test -d $(PAPER_FER2013_RUN)/backup && echo --resume)
 
 # The committed checkpoint's best epoch as the paper reports it (Figures 4-9): curves of loss, accuracy, precision,
 # recall and F1 from its history, confusion matrix and per-class P/R/F1 on FER+ valid and on FER2013 val.
