@@ -237,3 +237,27 @@ def test_unreachable_or_silent_servers_are_clean_errors(tmp_path):
 def test_page_timeout_must_be_positive(seconds):
     with pytest.raises(FerEdgeError, match="--page-timeout must be positive"):
         ScrapeOptions(page_timeout_s=seconds)
+
+
+@pytest.mark.parametrize("classes, message", [
+    ((), "--classes names no class"),
+    (("happy", "a/b"), r"class names become folder names: 'a/b' cannot be one"),
+    (("..",), r"class names become folder names: '\.\.' cannot be one"),
+    ((".hidden",), r"'\.hidden' cannot be one"),
+    (("a\\b",), r"cannot be one"),
+    (("",), r"'' cannot be one"),
+    (("happy", "sad", "happy"), "--classes names happy more than once"),
+])
+def test_class_names_must_be_plain_distinct_folders(classes, message):
+    with pytest.raises(FerEdgeError, match=message):
+        ScrapeOptions(classes=classes)
+
+
+@pytest.mark.parametrize("classes, message", [(",,,", "Error: --classes names no class"),
+                                              ("happy,a/b", "Error: class names become folder names: 'a/b'"),
+                                              ("..", "Error: class names become folder names: '..'")])
+def test_scrape_refuses_bad_class_names_before_starting_a_browser(tmp_path, classes, message):
+    result = CliRunner().invoke(cli, ["scrape", "--out", str(tmp_path / "out"), "--classes", classes,
+                                      "--driver", str(tmp_path / "no-driver")])
+    assert result.exit_code == 1 and result.output.startswith(message), result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -60,12 +60,26 @@ class ScrapeOptions:
     page_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
+        _check_class_names(self.classes)
         if not self.page_timeout_s > 0:
             raise FerEdgeError(f"--page-timeout must be positive, got {self.page_timeout_s}")
         parsed = urlparse(self.base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise FerEdgeError(f"--base-url must be an http(s) URL such as https://www.google.com, "
                                f"got {self.base_url!r}")
+
+
+def _check_class_names(classes: tuple[str, ...]) -> None:
+    """Class names become folders under OUT: refuse none, repeats, and names that are not one plain folder."""
+    if not classes:
+        raise FerEdgeError("--classes names no class; pass comma-separated names such as anger,happiness")
+    for name in classes:
+        if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
+            raise FerEdgeError(f"class names become folder names: {name!r} cannot be one "
+                               "(no '/', '\\', leading '.' or empty name)")
+    repeated = sorted({name for name in classes if classes.count(name) > 1})
+    if repeated:
+        raise FerEdgeError(f"--classes names {', '.join(repeated)} more than once")
 
 
 @dataclass(frozen=True)
