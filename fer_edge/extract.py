@@ -24,7 +24,7 @@ from fer_edge.crops import crop_face
 from fer_edge.errors import DatasetError, ImageDecodeError
 from fer_edge.faces import DetectorOptions, create_detector
 from fer_edge.images import decode_image_scaled, scan_image_folder
-from fer_edge.files import append_line, ensure_folder, open_append, write_atomic
+from fer_edge.files import append_line, ensure_folder, is_inside, open_append, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +135,7 @@ def _process(task: tuple[Path, str, str, Path, Path, ExtractOptions]) -> list[di
 
 
 def _check_folders(src: Path, dst: Path) -> None:
-    src_resolved, dst_resolved = src.resolve(), dst.resolve()
-    if dst_resolved == src_resolved or src_resolved in dst_resolved.parents:
+    if is_inside(dst, src):
         raise DatasetError(f"the output folder {dst} must not be inside the source folder {src}")
 
 

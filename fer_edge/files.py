@@ -16,6 +16,12 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
+def is_inside(path: str | Path, folder: str | Path) -> bool:
+    """Whether `path` is `folder` or lies under it (links resolved)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
 def ensure_folder(path: str | Path) -> Path:
     """Create the output folder `path` (and its parents) if needed.
 

@@ -84,6 +84,14 @@ def test_an_empty_validation_split_is_refused_before_training(tmp_path):
     assert not (tmp_path / "run" / "best.keras").exists()
 
 
+@pytest.mark.parametrize("inside", ["run", "train/run", "."])
+def test_a_run_folder_inside_the_data_is_refused_before_anything_is_written(synthetic_faces, inside):
+    before = sorted(p.relative_to(synthetic_faces) for p in synthetic_faces.rglob("*"))
+    with pytest.raises(DatasetError, match="--out .* is inside the data folder .*: its files would be read as a class"):
+        train(synthetic_faces, synthetic_faces / inside, TrainOptions(**FAST))
+    assert sorted(p.relative_to(synthetic_faces) for p in synthetic_faces.rglob("*")) == before
+
+
 def _first_training_batch(monkeypatch):
     """Record the pixels of the first batch each run's training stream yields."""
     seen, original = [], training.make_dataset

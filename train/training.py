@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from fer_edge.dataset import Dataset, has_split_folders, load_dataset, split_folder, stratified_indices
 from fer_edge.errors import DatasetError, FerEdgeError
-from fer_edge.files import ensure_folder
+from fer_edge.files import ensure_folder, is_inside
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
 from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, checkpoint_epoch, stream_seed
@@ -294,6 +294,9 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
         FerEdgeError: bad data, a run folder that already holds a run, or nothing to resume.
     """
     run_dir = Path(run_dir)
+    if is_inside(run_dir, data_root):
+        raise DatasetError(f"--out {run_dir} is inside the data folder {data_root}: its files would be read as a "
+                           "class; choose a folder outside it")
     _prepare_run_dir(run_dir, resume, options)
     _set_determinism(options.seed)
     prep = options.preprocessing
