@@ -135,13 +135,13 @@ class TFLiteClassifier:
                  require_delegate: bool = False, metadata: ModelMetadata | None = None):
         self.path = Path(path)
         self.metadata: ModelMetadata = metadata or load_tflite_metadata(self.path)
-        if not 1 <= threads <= MAX_THREADS:
-            raise FerEdgeError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= MAX_THREADS:
+            raise FerEdgeError(f"threads must be a whole number between 1 and {MAX_THREADS}, got {threads!r}")
         module = interpreter_module()
         delegates = load_delegates(delegate, require_delegate)
         try:
             with native_stderr_silenced():  # LiteRT's XNNPACK notice
-                self._interpreter = module.Interpreter(model_path=str(self.path), num_threads=threads,
+                self._interpreter = module.Interpreter(model_path=str(self.path), num_threads=int(threads),
                                                        experimental_delegates=delegates or None)
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:

@@ -143,9 +143,10 @@ def test_threads_must_be_positive(converted):
         TFLiteClassifier(converted["fp32"].path, threads=0)
 
 
-@pytest.mark.parametrize("threads", [0, MAX_THREADS + 1, 100_000])  # 100,000 crashed the process in native code
+@pytest.mark.parametrize("threads", [0, MAX_THREADS + 1, 100_000,  # 100,000 crashed the process in native code
+                                     "2", 2.0, True, None])  # "2" ended in a TypeError
 def test_threads_outside_1_to_64_are_refused_before_the_interpreter_starts(threads):
-    with pytest.raises(FerEdgeError, match=f"threads must be between 1 and 64, got {threads}"):
+    with pytest.raises(FerEdgeError, match=f"^threads must be a whole number between 1 and 64, got {threads!r}$"):
         TFLiteClassifier(shipped_model_path("default"), threads=threads)
     assert TFLiteClassifier(shipped_model_path("default"), threads=MAX_THREADS).metadata.labels
 
