@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_edge.checks import require_numbers
 from fer_edge.errors import FerEdgeError
 from fer_edge.faces import FACE_MARGIN as DEFAULT_MARGIN
 from fer_edge.faces import FaceBox
@@ -33,6 +34,7 @@ class CropGeometry:
     shift_y: float = 0.0
 
     def __post_init__(self) -> None:
+        require_numbers("crop geometry", scale=self.scale, shift_y=self.shift_y)
         if not (math.isfinite(self.scale) and 0.5 <= self.scale <= 4.0):
             raise FerEdgeError(f"crop scale must be between 0.5 and 4, got {self.scale}")
         if not (math.isfinite(self.shift_y) and abs(self.shift_y) <= 0.5):

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from fer_edge.checks import require_numbers, require_whole_numbers
 from fer_edge.errors import FerEdgeError, MissingDependencyError
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ class DetectorOptions:
     detect_width: int = FAST_DETECT_WIDTH
 
     def __post_init__(self) -> None:
+        require_numbers("detector options", score_threshold=self.score_threshold, nms_threshold=self.nms_threshold)
+        require_whole_numbers("detector options", min_face_size=self.min_face_size, max_faces=self.max_faces,
+                              detect_width=self.detect_width)
         if not 0.0 <= self.score_threshold <= 1.0:
             raise FerEdgeError(f"score threshold must be within [0, 1], got {self.score_threshold}")
         if not 0.0 < self.nms_threshold <= 1.0:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fer_edge.checks import require_numbers, require_whole_numbers
 from fer_edge.errors import FerEdgeError
 from fer_edge.faces import FaceBox, FaceDetector
 
@@ -36,6 +37,8 @@ class FollowingDetector:
     """
 
     def __init__(self, detector: FaceDetector, every: int = 1, min_score: float = 0.5, search: float = 0.5):
+        require_whole_numbers("following detector", every=every)
+        require_numbers("following detector", min_score=min_score, search=search)
         if every < 1:
             raise FerEdgeError(f"detect every k-th frame: k must be at least 1, got {every}")
         if not (0.0 <= min_score <= 1.0 and 0.0 < search <= 4.0):  # also refuses NaN

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_edge.checks import require_whole_numbers
 from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.metadata import ModelMetadata
 from fer_edge.native_logs import native_stderr_silenced
@@ -135,8 +136,9 @@ class TFLiteClassifier:
                  require_delegate: bool = False, metadata: ModelMetadata | None = None):
         self.path = Path(path)
         self.metadata: ModelMetadata = metadata or load_tflite_metadata(self.path)
-        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= MAX_THREADS:
-            raise FerEdgeError(f"threads must be a whole number between 1 and {MAX_THREADS}, got {threads!r}")
+        require_whole_numbers("interpreter", threads=threads)
+        if not 1 <= threads <= MAX_THREADS:
+            raise FerEdgeError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
         module = interpreter_module()
         delegates = load_delegates(delegate, require_delegate)
         try:

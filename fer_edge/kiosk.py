@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_edge.checks import require_numbers, require_whole_numbers
 from fer_edge.draw import annotate
 from fer_edge.errors import FerEdgeError, OutputError
 from fer_edge.files import append_line, open_append
@@ -60,6 +61,9 @@ class KioskOptions:
     sinks: tuple = ()
 
     def __post_init__(self) -> None:
+        require_numbers("kiosk options", max_fps=self.max_fps, record_segment_s=self.record_segment_s)
+        require_whole_numbers("kiosk options", smoothing=self.smoothing, max_frames=self.max_frames,
+                              detect_every=self.detect_every)
         rates = {"max_fps": self.max_fps, "record_segment_s": self.record_segment_s}
         for name, value in rates.items():
             if not math.isfinite(value) or value < 0:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fer_edge.checks import require_numbers
 from fer_edge.errors import FerEdgeError
 
 SCHEMA = 1
@@ -31,7 +32,9 @@ class SessionOptions:
     kiosk_id: str = "kiosk"
 
     def __post_init__(self) -> None:
-        if not self.kiosk_id or any(c in self.kiosk_id for c in "/+#") or not self.kiosk_id.isprintable():
+        require_numbers("session options", timeout_s=self.timeout_s, min_duration_s=self.min_duration_s,
+                        summary_every_s=self.summary_every_s)
+        if not isinstance(self.kiosk_id, str) or not self.kiosk_id or any(c in self.kiosk_id for c in "/+#") or not self.kiosk_id.isprintable():
             raise FerEdgeError(f"kiosk id {self.kiosk_id!r}: use a non-empty name without /, + or # "
                                "(it becomes part of MQTT topics)")
         times = (self.timeout_s, self.min_duration_s, self.summary_every_s)

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from fer_edge.checks import require_numbers, require_whole_numbers
 from fer_edge.errors import FerEdgeError
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ class SourceOptions:
     reconnect_budget_s: float = 30.0
 
     def __post_init__(self) -> None:
+        require_whole_numbers("source options", width=self.width, height=self.height,
+                              reopen_attempts=self.reopen_attempts)
+        require_numbers("source options", read_timeout_s=self.read_timeout_s, reconnect_budget_s=self.reconnect_budget_s,
+                        backoff_s=self.backoff_s, max_backoff_s=self.max_backoff_s)
         times = (self.read_timeout_s, self.reconnect_budget_s, self.backoff_s, self.max_backoff_s)
         if not all(math.isfinite(t) for t in times) or self.read_timeout_s <= 0 or min(times) < 0:
             raise FerEdgeError("read timeout must be positive; reconnect budget and backoff at least 0; all finite "

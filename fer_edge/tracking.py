@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fer_edge.checks import require_numbers, require_whole_numbers
 from fer_edge.errors import FerEdgeError
 from fer_edge.recognizer import FaceResult
 from fer_edge.results import ClassProbabilities
@@ -42,6 +43,8 @@ class SmoothingTracker:
     _next_id: int = 0
 
     def __post_init__(self) -> None:
+        require_whole_numbers("smoothing", window=self.window, max_missed=self.max_missed)
+        require_numbers("smoothing", min_iou=self.min_iou, max_missed_s=self.max_missed_s)
         if self.window < 1 or self.max_missed < 0:
             raise FerEdgeError(f"smoothing window must be at least 1 and max_missed at least 0, "
                                f"got {self.window} and {self.max_missed}")
