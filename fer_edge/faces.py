@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -79,8 +80,7 @@ class FaceBox:
         if isinstance(value, cls):
             return value
         if (isinstance(value, (tuple, list, np.ndarray)) and len(value) == 4
-                and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-                        for v in value)):
+                and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)):
             return cls(*(float(v) for v in value))
         raise FerEdgeError(f"a face box is a fer_edge.FaceBox or four numbers (x, y, width, height); got {value!r}")
 

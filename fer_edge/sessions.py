@@ -34,7 +34,9 @@ class SessionOptions:
     def __post_init__(self) -> None:
         require_numbers("session options", timeout_s=self.timeout_s, min_duration_s=self.min_duration_s,
                         summary_every_s=self.summary_every_s)
-        if not isinstance(self.kiosk_id, str) or not self.kiosk_id or any(c in self.kiosk_id for c in "/+#") or not self.kiosk_id.isprintable():
+        kiosk_id = self.kiosk_id
+        if (not isinstance(kiosk_id, str) or not kiosk_id or any(c in kiosk_id for c in "/+#")
+                or not kiosk_id.isprintable()):
             raise FerEdgeError(f"kiosk id {self.kiosk_id!r}: use a non-empty name without /, + or # "
                                "(it becomes part of MQTT topics)")
         times = (self.timeout_s, self.min_duration_s, self.summary_every_s)

@@ -50,8 +50,9 @@ class SourceOptions:
     def __post_init__(self) -> None:
         require_whole_numbers("source options", width=self.width, height=self.height,
                               reopen_attempts=self.reopen_attempts)
-        require_numbers("source options", read_timeout_s=self.read_timeout_s, reconnect_budget_s=self.reconnect_budget_s,
-                        backoff_s=self.backoff_s, max_backoff_s=self.max_backoff_s)
+        require_numbers("source options", read_timeout_s=self.read_timeout_s,
+                        reconnect_budget_s=self.reconnect_budget_s, backoff_s=self.backoff_s,
+                        max_backoff_s=self.max_backoff_s)
         times = (self.read_timeout_s, self.reconnect_budget_s, self.backoff_s, self.max_backoff_s)
         if not all(math.isfinite(t) for t in times) or self.read_timeout_s <= 0 or min(times) < 0:
             raise FerEdgeError("read timeout must be positive; reconnect budget and backoff at least 0; all finite "

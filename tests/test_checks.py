@@ -24,19 +24,24 @@ def test_require_numbers_and_whole_numbers():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: fer_edge.DetectorOptions(detect_width="256"), "detector options: detect_width must be a whole number, got '256' (str)"),
-    (lambda: fer_edge.DetectorOptions(score_threshold="0.7"), "detector options: score_threshold must be a number, got '0.7' (str)"),
-    (lambda: fer_edge.DetectorOptions(max_faces=2.5), "detector options: max_faces must be a whole number, got 2.5 (float)"),
+    (lambda: fer_edge.DetectorOptions(detect_width="256"),
+     "detector options: detect_width must be a whole number, got '256' (str)"),
+    (lambda: fer_edge.DetectorOptions(score_threshold="0.7"),
+     "detector options: score_threshold must be a number, got '0.7' (str)"),
+    (lambda: fer_edge.DetectorOptions(max_faces=2.5),
+     "detector options: max_faces must be a whole number, got 2.5 (float)"),
     (lambda: fer_edge.SessionOptions(timeout_s="2"), "session options: timeout_s must be a number, got '2' (str)"),
     (lambda: fer_edge.SessionOptions(kiosk_id=7), "kiosk id 7: use a non-empty name"),
     (lambda: fer_edge.SmoothingTracker(window="5"), "smoothing: window must be a whole number, got '5' (str)"),
-    (lambda: fer_edge.SmoothingTracker(max_missed_s=None), "smoothing: max_missed_s must be a number, got None (NoneType)"),
+    (lambda: fer_edge.SmoothingTracker(max_missed_s=None),
+     "smoothing: max_missed_s must be a number, got None (NoneType)"),
     (lambda: fer_edge.FollowingDetector(fer_edge.create_detector("none"), every="3"),
      "following detector: every must be a whole number, got '3' (str)"),
     (lambda: fer_edge.CropGeometry(scale="1.2"), "crop geometry: scale must be a number, got '1.2' (str)"),
     (lambda: SourceOptions(width=640.0), "source options: width must be a whole number, got 640.0 (float)"),
     (lambda: KioskOptions(max_fps="15"), "kiosk options: max_fps must be a number, got '15' (str)"),
-    (lambda: KioskOptions(detect_every=None), "kiosk options: detect_every must be a whole number, got None (NoneType)"),
+    (lambda: KioskOptions(detect_every=None),
+     "kiosk options: detect_every must be a whole number, got None (NoneType)"),
 ])
 def test_public_options_name_a_wrongly_typed_number(make, message):
     with pytest.raises(FerEdgeError) as caught:

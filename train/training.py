@@ -272,7 +272,8 @@ def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: T
         throughput,
     ]
     if options.early_stopping > 0:
-        callbacks.append(ResumedEarlyStopping(options.monitor, options.early_stopping, previous.get(options.monitor, [])))
+        patience, previous_values = options.early_stopping, previous.get(options.monitor, [])
+        callbacks.append(ResumedEarlyStopping(options.monitor, patience, previous_values))
     return callbacks
 
 
