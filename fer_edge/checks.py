@@ -7,6 +7,11 @@ import numbers
 from fer_edge.errors import FerEdgeError
 
 
+def is_number(value) -> bool:
+    """True for a real number (Python or NumPy), False for a bool, a numeric string or anything else."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def require_numbers(what: str, **values) -> None:
     """Refuse any value that is not a real number (a bool or a numeric string included).
 
@@ -14,7 +19,7 @@ def require_numbers(what: str, **values) -> None:
         FerEdgeError: `what: NAME must be a number, got '2' (str)`.
     """
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if not is_number(value):
             raise FerEdgeError(f"{what}: {name} must be a number, got {value!r} ({type(value).__name__})")
 
 

@@ -14,7 +14,7 @@ from fer_edge import workstation
 from fer_edge.crops import crop_face
 from fer_edge.dataset import Split, has_split_folders, load_labeled_folder, split_folder
 from fer_edge.errors import DatasetError, ImageDecodeError, MissingDependencyError
-from fer_edge.files import ensure_folder
+from fer_edge.files import ensure_folder, require_outside_data
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.labels import canonical_label
 from fer_edge.metrics import ClassificationReport, classification_report
@@ -183,7 +183,11 @@ def evaluate_and_report(model: str | Path | None, data: str | Path, split: str |
     `tta` is the test-time augmentation ("auto": the model's recorded default, "none", "mirror").
 
     Training curves are drawn when the model's run folder has a `history.json`.
+
+    Raises:
+        FerEdgeError: a missing or unreadable model, bad data, or an `out_dir` inside `data`.
     """
+    require_outside_data(out_dir, data)
     from fer_edge.model_files import load_classifier
     from fer_edge.tta import tta_of
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fer_edge.checks import require_numbers, require_whole_numbers
+from fer_edge.checks import is_number, require_numbers, require_whole_numbers
 from fer_edge.errors import FerEdgeError, MissingDependencyError
 
 logger = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ class FaceBox:
         if isinstance(value, cls):
             return value
         if (isinstance(value, (tuple, list, np.ndarray)) and len(value) == 4
-                and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)):
+                and all(is_number(v) for v in value)):
             return cls(*(float(v) for v in value))
         raise FerEdgeError(f"a face box is a fer_edge.FaceBox or four numbers (x, y, width, height); got {value!r}")
 

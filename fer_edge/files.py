@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-from fer_edge.errors import OutputError
+from fer_edge.errors import DatasetError, OutputError
 
 
 def _reason(exc: OSError) -> str:
@@ -20,6 +20,17 @@ def is_inside(path: str | Path, folder: str | Path) -> bool:
     """Whether `path` is `folder` or lies under it (links resolved)."""
     path, folder = Path(path).resolve(), Path(folder).resolve()
     return path == folder or folder in path.parents
+
+
+def require_outside_data(out: str | Path, data: str | Path) -> None:
+    """Refuse an output folder inside a labelled-image folder, where its files would later be read as a class.
+
+    Raises:
+        DatasetError: `out` is `data` or lies under it.
+    """
+    if is_inside(out, data):
+        raise DatasetError(f"--out {out} is inside the data folder {data}: its files would be read as a class; "
+                           "choose a folder outside it")
 
 
 def ensure_folder(path: str | Path) -> Path:

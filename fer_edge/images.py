@@ -134,7 +134,8 @@ def read_image_scaled(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[n
             raise ImageDecodeError(f"{path}: not a regular file")
         data = path.read_bytes()
     except OSError as exc:
-        raise ImageDecodeError(f"{path}: cannot read file ({exc.strerror})") from exc
+        reason = f"a broken link to {os.readlink(path)}" if _is_broken_link(path) else exc.strerror
+        raise ImageDecodeError(f"{path}: cannot read file ({reason})") from exc
     return decode_image_scaled(data, str(path), max_pixels)
 
 
@@ -158,9 +159,17 @@ def _visible(path: Path) -> bool:
 
 
 def _visible_files(folder: Path) -> list[Path]:
-    """Every visible regular file below `folder` (hidden files and folders skipped), sorted."""
+    """Every visible regular file below `folder` (hidden files and folders skipped), sorted.
+
+    A broken link is listed too, so that the reader reports it rather than it vanishing unnoticed.
+    """
     return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+                  if (p.is_file() or _is_broken_link(p))
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _is_broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def expand_image_paths(paths: list[str | Path]) -> list[Path]:

@@ -161,12 +161,13 @@ def test_predict_on_a_folder_reads_every_file_below_it(corpus, tmp_path):
     nested.mkdir(parents=True)
     (nested / "face.jpg").write_bytes(FACE_PHOTO.read_bytes())
     (tmp_path / "photos" / ".hidden.jpg").write_bytes(b"not read")
-    files = {name: ok for name, ok in readable.items()  # a folder's walk passes over what is not a file
-             if name not in ("folder.jpg", "fifo.jpg", "dangling_link.jpg")}
+    files = {name: ok for name, ok in readable.items()  # a folder's walk passes over folders and FIFOs,
+             if name not in ("folder.jpg", "fifo.jpg")}   # and reports a broken link like any unreadable file
     result = fer_edge("predict", str(folder), str(tmp_path / "photos"), "--json")
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(errors) == sum(not ok for ok in files.values()) > 0
+    assert f"Error: {folder / 'dangling_link.jpg'}: cannot read file (a broken link to " in result.stderr
     results = json.loads(result.stdout)
     assert set(results) == {str(folder / name) for name in files} | {str(nested / "face.jpg")}
     assert results[str(nested / "face.jpg")]["faces"][0]["label"]

@@ -90,3 +90,14 @@ def test_a_class_the_model_lacks_counts_as_wrong(synthetic_faces, tmp_path):
     write_predictions_csv(evaluation, tmp_path / "p.csv")
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert rows[0] == "path,true,predicted,happiness,sadness" and rows[-1].split(",")[1:3] == ["surprise", "happiness"]
+
+
+@pytest.mark.parametrize("inside", ["report", "val/report", "."])
+def test_a_report_folder_inside_the_data_is_refused_before_anything_is_written(synthetic_faces, inside):
+    """Its PNGs would otherwise be read as one more class by the next train or evaluate on that folder."""
+    from fer_edge.evaluation import evaluate_and_report
+
+    before = sorted(p for p in synthetic_faces.rglob("*"))
+    with pytest.raises(DatasetError, match="--out .* is inside the data folder .*: its files would be read as a class"):
+        evaluate_and_report(None, synthetic_faces, "val", synthetic_faces / inside)
+    assert sorted(p for p in synthetic_faces.rglob("*")) == before

@@ -95,6 +95,18 @@ def test_scan_lists_classes_sorted_and_skips_hidden(tmp_path):
     assert [(p.name, c) for p, c in folder.files] == [("a.png", 0), ("a.png", 1)]
 
 
+def test_broken_links_are_listed_for_the_reader_to_report(tmp_path):
+    """A link whose target was moved away is an unreadable image, not a file that silently is not there."""
+    (tmp_path / "happy").mkdir()
+    (tmp_path / "happy" / "a.png").write_bytes(b"x")
+    (tmp_path / "happy" / "moved.png").symlink_to(tmp_path / "gone.png")
+    (tmp_path / "happy" / ".hidden.png").symlink_to(tmp_path / "gone.png")
+    assert [p.name for p, _ in scan_image_folder(tmp_path).files] == ["a.png", "moved.png"]
+    assert [p.name for p in expand_image_paths([tmp_path / "happy"])] == ["a.png", "moved.png"]
+    with pytest.raises(ImageDecodeError, match=r"moved.png: cannot read file \(a broken link to .*gone.png\)"):
+        read_image(tmp_path / "happy" / "moved.png")
+
+
 def test_scan_errors_name_the_folder(tmp_path):
     with pytest.raises(DatasetError, match="not found"):
         scan_image_folder(tmp_path / "missing")

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from fer_edge.dataset import load_dataset
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.metadata import load_metadata
 from fer_edge.preprocess import Preprocessing, normalize
 from fer_edge.train import training
@@ -235,6 +235,19 @@ def test_trains_on_vote_shares_blended_with_another_label_set(tmp_path):
     assert seen[1].shape == (8, 8) and set(np.unique(seen[1])) == {0.0, 1.0}  # valid: majority, one-hot
     saved = json.loads((tmp_path / "run" / "options.json").read_text())
     assert saved["label_mode"] == "probability" and saved["blend_weight"] == 0.25
+
+
+@pytest.mark.parametrize("layout", ["split folders", "one folder"])
+def test_probability_targets_on_folder_labels_are_refused_before_anything_is_written(synthetic_faces, tmp_path,
+                                                                                     layout):
+    """Soft targets need votes: on folder labels they would silently be one-hot, the same as majority."""
+    from fer_edge.synthetic import write_synthetic_dataset
+
+    data = synthetic_faces if layout == "split folders" else write_synthetic_dataset(tmp_path / "faces", 4, 32)
+    with pytest.raises(DatasetError, match="--label-mode probability needs annotators' votes .*use --label-mode "
+                                           "majority"):
+        train(data, tmp_path / "run", TrainOptions(**FAST, label_mode="probability"))
+    assert not (tmp_path / "run").exists()
 
 
 def _weights(path):

@@ -88,14 +88,19 @@ def align_history(csv_path: Path, epochs: int) -> None:
             csv.writer(handle).writerows([header, *body[:epochs]])
 
 
-def check_resumable(run_dir: Path, options) -> None:
+def check_resumable(run_dir: Path, options) -> int:
     """Everything `--resume` needs, checked before any training starts.
+
+    Returns:
+        The number of epochs the checkpoint has finished.
 
     Raises:
         FerEdgeError: other options, a damaged or incomplete checkpoint, or a history that lost rows.
     """
     check_options(run_dir, options)
-    align_history(run_dir / "history.csv", checkpoint_epoch(run_dir))
+    epochs = checkpoint_epoch(run_dir)
+    align_history(run_dir / "history.csv", epochs)
+    return epochs
 
 
 def stream_seed(seed: int, first_epoch: int) -> int:

@@ -13,12 +13,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fer_edge import votes
 from fer_edge.dataset import Dataset, has_split_folders, load_dataset, split_folder, stratified_indices
 from fer_edge.errors import DatasetError, FerEdgeError
-from fer_edge.files import ensure_folder, is_inside
+from fer_edge.files import ensure_folder, require_outside_data
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
-from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, checkpoint_epoch, stream_seed
+from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, stream_seed
 from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
 from fer_edge.train.keras_io import save_keras_model
 from fer_edge.train.models import build_model
@@ -137,17 +138,30 @@ def make_strategy(mode: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def _prepare_run_dir(run_dir: Path, resume: bool, options: TrainOptions) -> None:
+def _check_label_mode(data_root: Path, label_mode: str) -> None:
+    """Soft targets need annotators' votes: refuse `probability` on folder labels rather than train one-hot."""
+    if label_mode != "probability":
+        return
+    train_folder = split_folder(data_root, "train") if has_split_folders(data_root) else None
+    if train_folder is None or not votes.is_vote_folder(train_folder):
+        raise DatasetError(f"--label-mode probability needs annotators' votes (a {votes.VOTE_FILE} in "
+                           f"{data_root / 'train'}, as FER+ has); {data_root} has folder labels only: "
+                           "use --label-mode majority")
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool, options: TrainOptions) -> int:
+    """Check `run_dir` is fit for a fresh run or a resumed one; the epoch training starts after (0 when fresh)."""
     backup = run_dir / "backup"
     if resume and not backup.exists():
         raise FerEdgeError(f"nothing to resume in {run_dir}: no interrupted run (no {backup})")
     if resume:
-        check_resumable(run_dir, options)
-    if not resume and (backup.exists() or (run_dir / "model.keras").exists()):
+        return check_resumable(run_dir, options)
+    if backup.exists() or (run_dir / "model.keras").exists():
         raise FerEdgeError(
             f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
         )
     ensure_folder(run_dir)
+    return 0
 
 
 def _ensure_val_split(dataset: Dataset, options: TrainOptions) -> Dataset:
@@ -295,10 +309,9 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
         FerEdgeError: bad data, a run folder that already holds a run, or nothing to resume.
     """
     run_dir = Path(run_dir)
-    if is_inside(run_dir, data_root):
-        raise DatasetError(f"--out {run_dir} is inside the data folder {data_root}: its files would be read as a "
-                           "class; choose a folder outside it")
-    _prepare_run_dir(run_dir, resume, options)
+    require_outside_data(run_dir, data_root)
+    _check_label_mode(Path(data_root), options.label_mode)
+    first_epoch = _prepare_run_dir(run_dir, resume, options)
     _set_determinism(options.seed)
     prep = options.preprocessing
     dataset = load_dataset(data_root, prep, options.val_fraction, options.test_fraction,
@@ -313,7 +326,6 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     (run_dir / "options.json").write_text(json.dumps(asdict(options), indent=2) + "\n")
     # best.keras's sidecar, before the first epoch: an unfinished run's best epoch loads like a finished model
     save_metadata(_run_metadata(dataset, options, aux and aux["train"].classes), sidecar_path(run_dir / "best.keras"))
-    first_epoch = checkpoint_epoch(run_dir) if resume else 0
     model, throughput, replicas = _fit(dataset, run_dir, options, resume, aux, stream_seed(options.seed, first_epoch))
     return _finish(model, dataset, run_dir, options, throughput, replicas, aux)
 
