@@ -97,7 +97,8 @@ def crop_face(image_rgb: np.ndarray, box: FaceBox, size: int | tuple[int, int],
     pad_right, pad_bottom = max(0, left + side - width), max(0, top + side - height)
     bottom, right = min(height, top + side), min(width, left + side)
     if bottom <= max(0, top) or right <= max(0, left):  # (a negative end would slice from the far side)
-        raise FerEdgeError(f"face box {box.to_dict()['box']} lies outside the {width}x{height} image")
+        raise FerEdgeError(f"the crop framed around face box {box.to_dict()['box']} ({side} px square at {left},{top}) "
+                           f"lies outside the {width}x{height} image")
     region = image_rgb[max(0, top):bottom, max(0, left):right]
     if pad_left or pad_top or pad_right or pad_bottom:
         region = cv2.copyMakeBorder(region, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)

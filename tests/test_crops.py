@@ -41,8 +41,15 @@ def test_crop_at_the_border_repeats_edge_pixels():
 @pytest.mark.parametrize("box", [FaceBox(0, 0, 0, 10), FaceBox(500, 500, 10, 10), FaceBox(-50, -50, 20, 20),
                                  FaceBox(-50, 10, 20, 20), FaceBox(10, -50, 20, 20)])
 def test_degenerate_or_outside_boxes(box):
-    with pytest.raises(FerEdgeError):
+    with pytest.raises(FerEdgeError, match="positive size|lies outside the 120x100 image"):
         crop_face(gradient_image(), box, 32)
+
+
+def test_a_crop_framed_off_the_image_names_the_box_and_the_square():
+    """A huge box overlaps the image, but its framing (moved down by shift_y of its side) does not."""
+    with pytest.raises(FerEdgeError, match=r"the crop framed around face box \[0, 0, 1000, 1000\] "
+                                           r"\(1000 px square at 0,200\) lies outside the 120x100 image"):
+        crop_face(gradient_image(), FaceBox(0, 0, 1000, 1000), 32, CropGeometry(scale=1.0, shift_y=0.2))
 
 
 def test_negative_margin():
