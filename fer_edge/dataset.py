@@ -191,6 +191,21 @@ def split_folder(root: str | Path, split: str) -> Path | None:
     return next((Path(root) / name for name in names if (Path(root) / name).is_dir()), None)
 
 
+def check_label_mode(root: str | Path, label_mode: str) -> None:
+    """Refuse soft targets where the training split has no annotators' votes (they would silently be one-hot).
+
+    Raises:
+        DatasetError: `label_mode` is "probability" and `root`'s training faces carry folder labels only.
+    """
+    if label_mode != "probability":
+        return
+    train_folder = split_folder(root, "train") if has_split_folders(root) else None
+    if train_folder is None or not votes.is_vote_folder(train_folder):
+        raise DatasetError(f"--label-mode probability needs annotators' votes (a {votes.VOTE_FILE} in "
+                           f"{Path(root) / 'train'}, as FER+ has); {root} has folder labels only: "
+                           "use --label-mode majority")
+
+
 def load_dataset(
     root: str | Path,
     prep: Preprocessing,
@@ -212,9 +227,10 @@ def load_dataset(
     Nothing in `root` is written.
 
     Raises:
-        DatasetError: missing folders, no usable image in a class, or split folders
-            whose classes differ from `train/`.
+        DatasetError: missing folders, no usable image in a class, split folders
+            whose classes differ from `train/`, or "probability" without votes.
     """
+    check_label_mode(root, label_mode)
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise DatasetError(f"bad split fractions: val={val_fraction}, test={test_fraction}")
     root = Path(root)

@@ -90,3 +90,13 @@ def test_bad_fractions(flat_folder, fractions):
 def test_labeled_folder_grayscale(flat_folder):
     classes, split, skipped = load_labeled_folder(flat_folder, Preprocessing((24, 24), "grayscale"))
     assert classes == ("happy", "sad") and split.pixels.shape == (40, 24, 24, 1) and skipped == ()
+
+
+@pytest.mark.parametrize("layout", ["split folders", "one folder"])
+def test_probability_targets_need_votes(synthetic_faces, flat_folder, layout):
+    """Folder labels have no vote shares: soft targets there would silently be one-hot, so they are refused."""
+    root = synthetic_faces if layout == "split folders" else flat_folder
+    with pytest.raises(DatasetError, match=r"needs annotators' votes \(a label.csv in .*train.*use --label-mode "
+                                           "majority"):
+        load_dataset(root, PREP, label_mode="probability")
+    assert len(load_dataset(root, PREP, label_mode="majority").splits["train"]) > 0

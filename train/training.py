@@ -13,8 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fer_edge import votes
-from fer_edge.dataset import Dataset, has_split_folders, load_dataset, split_folder, stratified_indices
+from fer_edge.dataset import (Dataset, check_label_mode, has_split_folders, load_dataset, split_folder,
+                              stratified_indices)
 from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.files import ensure_folder, require_outside_data
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
@@ -136,17 +136,6 @@ def make_strategy(mode: str) -> tf.distribute.Strategy:
     if mode == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
-
-
-def _check_label_mode(data_root: Path, label_mode: str) -> None:
-    """Soft targets need annotators' votes: refuse `probability` on folder labels rather than train one-hot."""
-    if label_mode != "probability":
-        return
-    train_folder = split_folder(data_root, "train") if has_split_folders(data_root) else None
-    if train_folder is None or not votes.is_vote_folder(train_folder):
-        raise DatasetError(f"--label-mode probability needs annotators' votes (a {votes.VOTE_FILE} in "
-                           f"{data_root / 'train'}, as FER+ has); {data_root} has folder labels only: "
-                           "use --label-mode majority")
 
 
 def _prepare_run_dir(run_dir: Path, resume: bool, options: TrainOptions) -> int:
@@ -310,7 +299,7 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     """
     run_dir = Path(run_dir)
     require_outside_data(run_dir, data_root)
-    _check_label_mode(Path(data_root), options.label_mode)
+    check_label_mode(data_root, options.label_mode)  # before the run folder is made
     first_epoch = _prepare_run_dir(run_dir, resume, options)
     _set_determinism(options.seed)
     prep = options.preprocessing
