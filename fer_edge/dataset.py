@@ -197,8 +197,8 @@ def check_label_mode(root: str | Path, label_mode: str) -> None:
     Raises:
         DatasetError: `label_mode` is "probability" and `root`'s training faces carry folder labels only.
     """
-    if label_mode != "probability":
-        return
+    if label_mode != "probability" or not Path(root).is_dir():
+        return  # a missing folder is the loader's error to report
     train_folder = split_folder(root, "train") if has_split_folders(root) else None
     if train_folder is None or not votes.is_vote_folder(train_folder):
         raise DatasetError(f"--label-mode probability needs annotators' votes (a {votes.VOTE_FILE} in "

@@ -100,3 +100,9 @@ def test_probability_targets_need_votes(synthetic_faces, flat_folder, layout):
                                            "majority"):
         load_dataset(root, PREP, label_mode="probability")
     assert len(load_dataset(root, PREP, label_mode="majority").splits["train"]) > 0
+
+
+def test_a_missing_folder_is_reported_as_missing_whatever_the_label_mode(tmp_path):
+    for mode in ("majority", "probability"):
+        with pytest.raises(DatasetError, match="dataset folder not found"):
+            load_dataset(tmp_path / "nope", PREP, label_mode=mode)
