@@ -184,6 +184,18 @@ def expand_image_paths(paths: list[str | Path]) -> list[Path]:
     return expanded
 
 
+def require_dataset_folder(root: str | Path) -> Path:
+    """`root` as a Path when it is a folder.
+
+    Raises:
+        DatasetError: `root` is missing or not a folder.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    return root
+
+
 def scan_image_folder(root: str | Path) -> ImageFolder:
     """List the candidate image files of `root/<class>/*` without decoding them.
 
@@ -193,9 +205,7 @@ def scan_image_folder(root: str | Path) -> ImageFolder:
     Raises:
         DatasetError: `root` is missing or holds no class folders.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"dataset folder not found: {root}")
+    root = require_dataset_folder(root)
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
     if not class_dirs:
         raise DatasetError(f"{root} has no class folders; expected {root}/<class>/<image files>")

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import write_broken_files
 from fer_edge.errors import DatasetError, ImageDecodeError
-from fer_edge.images import decode_image, expand_image_paths, read_image, scan_image_folder
+from fer_edge.images import decode_image, expand_image_paths, read_image, require_dataset_folder, scan_image_folder
 
 RGB = np.zeros((4, 6, 3), np.uint8)
 RGB[..., 0] = 200  # red channel
@@ -112,6 +112,14 @@ def test_scan_errors_name_the_folder(tmp_path):
         scan_image_folder(tmp_path / "missing")
     with pytest.raises(DatasetError, match="no class folders"):
         scan_image_folder(tmp_path)
+
+
+def test_a_dataset_folder_must_be_a_folder(tmp_path):
+    assert require_dataset_folder(str(tmp_path)) == tmp_path
+    (tmp_path / "faces.zip").write_bytes(b"PK")
+    for path in (tmp_path / "missing", tmp_path / "faces.zip"):
+        with pytest.raises(DatasetError, match=f"dataset folder not found: {path}$"):
+            require_dataset_folder(path)
 
 
 def _png_declaring(width: int, height: int) -> bytes:

@@ -250,6 +250,13 @@ def test_probability_targets_on_folder_labels_are_refused_before_anything_is_wri
     assert not (tmp_path / "run").exists()
 
 
+def test_a_missing_data_folder_is_refused_before_the_run_folder_is_made(tmp_path):
+    """From Python as from the CLI: a typo in the data path leaves no empty run folder behind."""
+    with pytest.raises(DatasetError, match=f"dataset folder not found: {tmp_path / 'fase'}$"):
+        train(tmp_path / "fase", tmp_path / "run", TrainOptions(**FAST))
+    assert not (tmp_path / "run").exists()
+
+
 def _weights(path):
     model = keras.saving.load_model(path)
     return np.concatenate([w.numpy().ravel() for w in model.trainable_weights])  # batch-norm statistics aren't averaged

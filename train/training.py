@@ -17,6 +17,7 @@ from fer_edge.dataset import (Dataset, check_label_mode, has_split_folders, load
                               stratified_indices)
 from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.files import ensure_folder, require_outside_data
+from fer_edge.images import require_dataset_folder
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
 from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, stream_seed
@@ -299,7 +300,8 @@ def train(data_root: str | Path, run_dir: str | Path, options: TrainOptions = Tr
     """
     run_dir = Path(run_dir)
     require_outside_data(run_dir, data_root)
-    check_label_mode(data_root, options.label_mode)  # before the run folder is made
+    require_dataset_folder(data_root)  # both before the run folder is made
+    check_label_mode(data_root, options.label_mode)
     first_epoch = _prepare_run_dir(run_dir, resume, options)
     _set_determinism(options.seed)
     prep = options.preprocessing
