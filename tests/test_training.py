@@ -82,6 +82,8 @@ def test_resume_continues_an_interrupted_run(synthetic_faces, tmp_path, monkeypa
     result = train(synthetic_faces, run, options, resume=True)
     assert [int(e) for e in result.history["epoch"]] == [0, 1, 2, 3]
     assert (run / "model.keras").exists() and not (run / "backup").exists()
+    with pytest.raises(FerEdgeError, match="nothing to resume in .*: its run has finished"):
+        train(synthetic_faces, run, options, resume=True)
 
 
 def test_resume_without_an_interrupted_run(synthetic_faces, tmp_path):
