@@ -1,8 +1,14 @@
-"""Keras model files: safe mode refuses code inside a model file with one clear line, and never runs it."""
+"""Keras model files: safe mode refuses code inside a model file with one clear line, and never runs it; saved
+models keep weights, not the optimizer."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
+import h5py
 import keras
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -10,7 +16,8 @@ from fer_edge.cli import cli
 from fer_edge.errors import ModelError
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
-from fer_edge.train.keras_io import load_keras_model
+from fer_edge.train.keras_io import load_keras_model, save_keras_model
+from fer_edge.train.radam import RAdam
 
 
 def model_with_code(path, marker):
@@ -50,3 +57,23 @@ def test_a_damaged_file_is_one_line_too(tmp_path):
     with pytest.raises(ModelError, match="cannot load Keras model") as error:
         load_keras_model(path)
     assert "\n" not in str(error.value)
+
+
+def test_a_trained_model_is_saved_without_its_optimizer(tmp_path):
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.BatchNormalization()(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(hidden))
+    model.compile(optimizer=RAdam(learning_rate=0.01), loss="sparse_categorical_crossentropy")
+    pixels = np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32)
+    model.fit(pixels, np.arange(16) % 2, epochs=1, batch_size=8, verbose=0)  # optimizer slots and BN statistics
+    metadata = ModelMetadata(("a", "b"), Preprocessing((8, 8), "grayscale"), "custom")
+    path = save_keras_model(model, metadata, tmp_path / "m.keras")
+    loaded, loaded_metadata = load_keras_model(path)
+    assert loaded_metadata == metadata
+    assert getattr(keras.saving.load_model(path), "optimizer", None) is None  # compiled as saved: not at all
+    for saved, original in zip(loaded.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, original)  # moving mean and variance included
+    np.testing.assert_allclose(loaded.predict(pixels, verbose=0), model.predict(pixels, verbose=0), atol=1e-6)
+    assert model.optimizer is not None  # the caller's model keeps training state
+    with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+        assert "optimizer" not in weights

@@ -16,13 +16,19 @@ from fer_edge.train.heads import HEAD
 
 
 def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Path) -> Path:
-    """Save `model` to `path` (.keras) and its metadata beside it, each atomically."""
+    """Save `model`'s weights and architecture to `path` (.keras) and its metadata beside it, each atomically.
+
+    The optimizer's state is left out: nothing reads it back (`--init-from` starts a fresh optimizer, `--resume`
+    reads the run's `backup/`), and it would triple the file of a model trained with RAdam.
+    """
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
     os.close(handle)
     os.unlink(tmp)  # Keras writes the file itself, with the usual permissions
     try:
         model.save(tmp)
+        if getattr(model, "optimizer", None) is not None:  # loaded uncompiled and saved again: weights only
+            keras.saving.load_model(tmp, compile=False, safe_mode=True).save(tmp)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
