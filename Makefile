@@ -198,13 +198,15 @@ paper-ferplus: $(VENV)/.demo-installed
 		--arch paper_cnn --epochs 100 --early-stopping 20 --label-mode majority \
 		$$(test -d $(PAPER_FERPLUS_RUN)/backup && echo --resume)
 
-# The same on FER2013 (7 classes): starts a run the first time, resumes it afterwards (from a checkpoint committed
-# under docs/paper-reproduction/fer2013-run, if there is one), so it too can span sessions.
+# The same on FER2013 (7 classes): starts a run the first time, resumes it afterwards (from the checkpoint committed
+# under docs/paper-reproduction/fer2013-run: its backup/, history.csv, options.json and best.keras), so it spans
+# sessions; a finished run (model.keras) is taken as it is. PAPER_FER2013_FROM= (empty) ignores the committed one.
 PAPER_FER2013_RUN ?= runs/paper-fer2013
+PAPER_FER2013_FROM ?= docs/paper-reproduction/fer2013-run
 paper-fer2013: $(VENV)/.demo-installed
-	$(call seed_run,$(PAPER_FER2013_RUN),docs/paper-reproduction/fer2013-run)
-	$(VENV)/bin/fer-edge train $(FER2013) --out $(PAPER_FER2013_RUN) --arch paper_cnn --epochs 100 --early-stopping 20 \
-		$$(test -d $(PAPER_FER2013_RUN)/backup && echo --resume)
+	$(call seed_run,$(PAPER_FER2013_RUN),$(PAPER_FER2013_FROM))
+	test -f $(PAPER_FER2013_RUN)/model.keras || $(VENV)/bin/fer-edge train $(FER2013) --out $(PAPER_FER2013_RUN) \
+		--arch paper_cnn --epochs 100 --early-stopping 20 $$(test -d $(PAPER_FER2013_RUN)/backup && echo --resume)
 
 # The committed run's best epoch as the paper reports it (Figures 4-9): curves of loss, accuracy, precision,
 # recall and F1 from its history, confusion matrix and per-class P/R/F1 on FER+ valid and on FER2013 val.
