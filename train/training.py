@@ -142,12 +142,12 @@ def make_strategy(mode: str) -> tf.distribute.Strategy:
 def _prepare_run_dir(run_dir: Path, resume: bool, options: TrainOptions) -> int:
     """Check `run_dir` is fit for a fresh run or a resumed one; the epoch training starts after (0 when fresh)."""
     backup = run_dir / "backup"
-    if resume and not backup.exists() and (run_dir / "model.keras").exists():
-        raise FerEdgeError(f"nothing to resume in {run_dir}: its run has finished (model.keras is its best epoch); "
-                           "choose another --out to train again, or --init-from it to fine-tune")
-    if resume and not backup.exists():
-        raise FerEdgeError(f"nothing to resume in {run_dir}: no interrupted run (no {backup})")
     if resume:
+        if not backup.exists() and (run_dir / "model.keras").exists():
+            raise FerEdgeError(f"nothing to resume in {run_dir}: its run has finished (model.keras is its best "
+                               "epoch); choose another --out to train again, or --init-from it to fine-tune")
+        if not backup.exists():
+            raise FerEdgeError(f"nothing to resume in {run_dir}: no interrupted run (no {backup})")
         return check_resumable(run_dir, options)
     if backup.exists() or (run_dir / "model.keras").exists():
         raise FerEdgeError(
