@@ -22,6 +22,7 @@ from helpers import TINY
 FAST = dict(arch=TINY, epochs=3, image_size=32, batch_size=16, augment=False, verbose=0, learning_rate=0.01)
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # no third-party noise, e.g. from reloading best.keras
 def test_run_writes_model_metadata_and_history(synthetic_faces, tmp_path):
     result = train(synthetic_faces, tmp_path / "run", TrainOptions(**FAST))
     names = {p.name for p in (tmp_path / "run").iterdir()}
@@ -30,6 +31,7 @@ def test_run_writes_model_metadata_and_history(synthetic_faces, tmp_path):
     best, best_metadata = load_keras_model(tmp_path / "run" / "best.keras")  # loadable with its sidecar
     assert best_metadata.labels == ("happy", "sad", "surprise") and best_metadata.arch == TINY
     assert len(best.outputs) == 1 and best.outputs[0].shape[-1] == 3
+    assert getattr(keras.saving.load_model(tmp_path / "run" / "best.keras"), "optimizer", None) is None
     assert "backup" not in names  # removed once training finishes
     metadata = load_metadata(tmp_path / "run" / "model.meta.json")
     assert metadata.labels == ("happy", "sad", "surprise")

@@ -15,11 +15,11 @@ from fer_edge.train import layers  # noqa: F401  (registers our layers for deser
 from fer_edge.train.heads import HEAD
 
 
-def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Path) -> Path:
-    """Save `model`'s weights and architecture to `path` (.keras) and its metadata beside it, each atomically.
+def save_model_file(model: keras.Model, path: str | Path) -> Path:
+    """Save `model`'s architecture and weights to `path` (.keras) atomically, without the optimizer's state.
 
-    The optimizer's state is left out: nothing reads it back (`--init-from` starts a fresh optimizer, `--resume`
-    reads the run's `backup/`), and it would triple the file of a model trained with RAdam.
+    Nothing reads that state back (`--init-from` starts a fresh optimizer, `--resume` reads the run's
+    `backup/`), and it would triple the file of a model trained with RAdam.
     """
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
@@ -32,6 +32,12 @@ def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Pa
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def save_keras_model(model: keras.Model, metadata: ModelMetadata, path: str | Path) -> Path:
+    """Save `model` to `path` (.keras, without optimizer state) and its metadata beside it, each atomically."""
+    path = save_model_file(model, path)
     save_metadata(metadata, sidecar_path(path))
     return path
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from fer_edge.files import ensure_folder, require_outside_data
 from fer_edge.images import require_dataset_folder
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
+from fer_edge.train.callbacks import AveragedWeightsCheckpoint, BestModelCheckpoint, ThroughputLogger, read_history
 from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, stream_seed
 from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
 from fer_edge.train.keras_io import save_keras_model
@@ -209,65 +208,10 @@ def compile_model(model: keras.Model, options: TrainOptions, num_classes: int, s
                   metrics={HEAD: _metrics(), AUX_HEAD: [keras.metrics.CategoricalAccuracy(name="accuracy")]})
 
 
-class ThroughputLogger(keras.callbacks.Callback):
-    """Records training images per second of every epoch (time in fit's train loop only)."""
-
-    def __init__(self, images_per_epoch: int):
-        super().__init__()
-        self.images_per_epoch = images_per_epoch
-        self.rates: list[float] = []
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_test_begin(self, logs=None):
-        if self._start:
-            self.rates.append(self.images_per_epoch / (time.perf_counter() - self._start))
-            self._start = 0.0
-
-
-class AveragedWeightsCheckpoint(keras.callbacks.Callback):
-    """Runs a checkpoint callback with the optimizer's moving-average weights in the model, then restores the raw ones."""
-
-    def __init__(self, checkpoint: keras.callbacks.Callback):
-        super().__init__()
-        self.checkpoint = checkpoint
-
-    def set_model(self, model):
-        super().set_model(model)
-        self.checkpoint.set_model(model)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.checkpoint.on_epoch_begin(epoch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        variables = self.model.trainable_variables
-        raw = [variable.numpy() for variable in variables]
-        self.model.optimizer.finalize_variable_values(variables)
-        try:
-            self.checkpoint.on_epoch_end(epoch, logs)
-        finally:
-            for variable, value in zip(variables, raw):
-                variable.assign(value)
-
-
-def read_history(csv_path: Path) -> dict[str, list[float]]:
-    """history.csv (one row per epoch, kept across resumes) -> {metric: [values]}."""
-    if not csv_path.exists():
-        return {}
-    with csv_path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
-
-
 def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: ThroughputLogger):
     previous = read_history(run_dir / "history.csv") if resume else {}
     best_so_far = max(previous.get(options.monitor, [float("-inf")]))
-    best = keras.callbacks.ModelCheckpoint(
-        str(run_dir / "best.keras"), monitor=options.monitor, mode="max",
-        save_best_only=True, initial_value_threshold=best_so_far if resume else None,
-    )
+    best = BestModelCheckpoint(run_dir / "best.keras", options.monitor, best_so_far)
     # With EMA, validation and the best-epoch checkpoint see the averaged weights; training and the backup
     # keep the raw ones (the averages are in the optimizer's state, which the backup saves).
     ema = [keras.callbacks.SwapEMAWeights()] if options.ema else []
@@ -459,8 +403,8 @@ def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throu
     history = read_history(run_dir / "history.csv")
     (run_dir / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     best_epoch = int(np.argmax(history[options.monitor]))
-    if (run_dir / "best.keras").exists():
-        model.load_weights(run_dir / "best.keras")
+    if (run_dir / "best.keras").exists():  # weights only: the file holds no optimizer state to restore
+        model.set_weights(keras.saving.load_model(run_dir / "best.keras", compile=False, safe_mode=True).get_weights())
     metadata = _run_metadata(dataset, options, best_epoch=best_epoch + 1,
                              val_accuracy=history[options.monitor][best_epoch],
                              train_images=len(dataset.splits["train"]))
