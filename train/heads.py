@@ -30,6 +30,12 @@ SPACES = ("probability", "logit")
 """Where the heads are fused: mixing their probabilities, or summing their logits into one layer."""
 
 
+def model_input(model: keras.Model):
+    """`model`'s input tensor, bare when it has one: a model built on it takes a bare array without Keras's
+    `structure of inputs doesn't match` warning (a list of one input expects a list)."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def with_aux_head(model: keras.Model, num_aux: int) -> keras.Model:
     """`model` with a second softmax head on the features its last layer reads: outputs `{HEAD, AUX_HEAD}`."""
     try:
@@ -38,7 +44,7 @@ def with_aux_head(model: keras.Model, num_aux: int) -> keras.Model:
         raise FerEdgeError(f"architecture {model.name} has no {HEAD!r} output layer for a second head") from None
     features = head.input
     aux = keras.layers.Dense(num_aux, activation="softmax", name=AUX_HEAD)(features)
-    return keras.Model(model.inputs, {HEAD: head.output, AUX_HEAD: aux}, name=model.name)
+    return keras.Model(model_input(model), {HEAD: head.output, AUX_HEAD: aux}, name=model.name)
 
 
 def class_mapping(aux_labels: tuple[str, ...], labels: tuple[str, ...]) -> np.ndarray:
@@ -162,13 +168,12 @@ def mixture_model(heads: keras.Model, mapping: np.ndarray, fusion: Fusion) -> ke
     extra = np.asarray(fusion.bias, np.float64) if fusion.bias else np.zeros(mapping.shape[1])
     mixture = HeadMixture(1.0 - w, mapping * (w + extra)[np.newaxis, :], name="mixture")
     outputs = mixture(heads.get_layer(HEAD).output, heads.get_layer(AUX_HEAD).output)
-    inputs = heads.inputs[0] if len(heads.inputs) == 1 else heads.inputs  # called with a bare array, like any model
-    return keras.Model(inputs, outputs, name=heads.name)
+    return keras.Model(model_input(heads), outputs, name=heads.name)
 
 
 def head_logits(heads: keras.Model, inputs: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Pre-softmax outputs of both heads for normalized `inputs`: (primary logits, aux logits)."""
-    features_model = keras.Model(heads.inputs, heads.get_layer(HEAD).input)
+    features_model = keras.Model(model_input(heads), heads.get_layer(HEAD).input)
     features = np.asarray(features_model.predict(inputs, batch_size=batch_size, verbose=0), np.float64)
     logits = []
     for name in (HEAD, AUX_HEAD):

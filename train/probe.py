@@ -12,7 +12,7 @@ from fer_edge.dataset import load_dataset
 from fer_edge.errors import FerEdgeError
 from fer_edge.metadata import ModelMetadata
 from fer_edge.preprocess import normalize
-from fer_edge.train.heads import AUX_HEAD, HEAD
+from fer_edge.train.heads import AUX_HEAD, HEAD, model_input
 from fer_edge.train.keras_io import load_keras_model, save_keras_model
 from fer_edge.train.radam import RAdam
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def _features(model: keras.Model, pixels: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
-    features = keras.Model(model.inputs, model.get_layer(HEAD).input)
+    features = keras.Model(model_input(model), model.get_layer(HEAD).input)
     return np.asarray(features.predict(normalize(pixels, metadata.preprocessing), batch_size=256, verbose=0))
 
 
@@ -58,7 +58,7 @@ def add_head_file(model_path: str | Path, data: str | Path, out: str | Path, lab
     outputs = {AUX_HEAD: aux(features)}
     primary = keras.layers.Dense(head.units, activation="softmax", name=HEAD)  # the old head leaves the graph
     outputs[HEAD] = primary(features)
-    heads = keras.Model(model.inputs, outputs, name=model.name)
+    heads = keras.Model(model_input(model), outputs, name=model.name)
     aux.set_weights(old.get_weights())
     primary.set_weights(head.get_weights())
     extra = {**metadata.extra, "aux_labels": list(metadata.labels),
