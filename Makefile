@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus paper-fer2013 paper-ferplus-report emulated-pi booted-unit
+.PHONY: demo test test-device clean tools default-model accurate-model ferplus-model paper-ferplus paper-fer2013 paper-ferplus-report paper-fer2013-report emulated-pi booted-unit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -208,16 +208,26 @@ paper-fer2013: $(VENV)/.demo-installed
 	test -f $(PAPER_FER2013_RUN)/model.keras || $(VENV)/bin/fer-edge train $(FER2013) --out $(PAPER_FER2013_RUN) \
 		--arch paper_cnn --epochs 100 --early-stopping 20 $$(test -d $(PAPER_FER2013_RUN)/backup && echo --resume)
 
-# The committed run's best epoch as the paper reports it (Figures 4-9): curves of loss, accuracy, precision,
-# recall and F1 from its history, confusion matrix and per-class P/R/F1 on FER+ valid and on FER2013 val.
+# A committed paper run's best epoch as the paper reports it (Figures 4-9): curves of loss, accuracy, precision,
+# recall and F1 from its history, confusion matrix and per-class P/R/F1 on FER+ valid and on FER2013 val (classes
+# matched by name; a class the model lacks, such as FER+'s contempt for a FER2013 model, counts as wrong).
+# $(call paper_report,RUN,REPORT): RUN holds history.csv and model.keras (PAPER_MODEL= best.keras for a run going on).
+PAPER_MODEL ?= model.keras
+define paper_report
+	$(PY) -c "import json, sys; from pathlib import Path; from fer_edge.train.callbacks import read_history; \
+		run = Path(sys.argv[1]); (run / 'history.json').write_text(json.dumps(read_history(run / 'history.csv'), indent=2) + '\n')" $(1)
+	$(VENV)/bin/fer-edge evaluate $(1)/$(PAPER_MODEL) $(FERPLUS) --split valid --out $(2)/ferplus-valid
+	$(VENV)/bin/fer-edge evaluate $(1)/$(PAPER_MODEL) $(FER2013) --split val --out $(2)/fer2013-val
+endef
 PAPER_FERPLUS_CHECKPOINT ?= docs/paper-reproduction/ferplus-run
 PAPER_FERPLUS_REPORT ?= docs/paper-reproduction/ferplus-report
 paper-ferplus-report: $(VENV)/.demo-installed
-	$(PY) -c "import json, sys; from pathlib import Path; from fer_edge.train.training import read_history; \
-		run = Path(sys.argv[1]); (run / 'history.json').write_text(json.dumps(read_history(run / 'history.csv'), indent=2) + '\n')" \
-		$(PAPER_FERPLUS_CHECKPOINT)
-	$(VENV)/bin/fer-edge evaluate $(PAPER_FERPLUS_CHECKPOINT)/model.keras $(FERPLUS) --split valid --out $(PAPER_FERPLUS_REPORT)/ferplus-valid
-	$(VENV)/bin/fer-edge evaluate $(PAPER_FERPLUS_CHECKPOINT)/model.keras $(FER2013) --split val --out $(PAPER_FERPLUS_REPORT)/fer2013-val
+	$(call paper_report,$(PAPER_FERPLUS_CHECKPOINT),$(PAPER_FERPLUS_REPORT))
+
+PAPER_FER2013_CHECKPOINT ?= docs/paper-reproduction/fer2013-run
+PAPER_FER2013_REPORT ?= docs/paper-reproduction/fer2013-report
+paper-fer2013-report: $(VENV)/.demo-installed
+	$(call paper_report,$(PAPER_FER2013_CHECKPOINT),$(PAPER_FER2013_REPORT))
 
 # The FER+ experiment (not shipped; see the model card): sepnet_deep on FER+ vote shares blended with FER2013's
 # labels of the same faces, weight $(BLEND), 30 epochs (about 50 minutes here), then calibrated, converted and
