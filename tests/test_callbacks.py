@@ -64,9 +64,9 @@ def test_the_checkpoint_holds_weights_not_the_optimizer(tmp_path):
     checkpoint = BestModelCheckpoint(tmp_path / "best.keras", "val_accuracy")
     checkpoint.set_model(model)
     checkpoint.on_epoch_end(0, {"val_accuracy": 0.5})
-    with zipfile.ZipFile(tmp_path / "best.keras") as archive:
-        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
-        assert "optimizer" not in weights
+    with zipfile.ZipFile(tmp_path / "best.keras") as archive, \
+            h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+        assert "optimizer" not in weights and "layers" in weights
     loaded = keras.saving.load_model(tmp_path / "best.keras", compile=False)
     np.testing.assert_allclose(loaded.predict(pixels, verbose=0), model.predict(pixels, verbose=0), atol=1e-6)
     assert model.optimizer is not None and int(model.optimizer.iterations) == 1  # training state untouched
