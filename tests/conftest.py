@@ -24,9 +24,9 @@ WORKSTATION_FIXTURES = {"trained", "converted", "recognizer", "cli_run"}
 """Fixtures that train a model with TensorFlow."""
 # Test modules that import TensorFlow (or other workstation packages) at import time.
 collect_ignore = [] if WORKSTATION else [
-    "test_cli.py", "test_convert.py", "test_fer2013.py", "test_heads.py", "test_ensemble.py", "test_checkpoints.py",
-    "test_distill.py", "test_keras_io.py", "test_metrics.py", "test_models.py", "test_radam.py",
-    "test_training.py", "test_fusion_table.py", "test_fusion_holdout.py",
+    "test_callbacks.py", "test_checkpoints.py", "test_cli.py", "test_convert.py",
+    "test_distill.py", "test_ensemble.py", "test_fer2013.py", "test_fusion_holdout.py", "test_fusion_table.py",
+    "test_heads.py", "test_keras_io.py", "test_metrics.py", "test_models.py", "test_radam.py", "test_training.py",
 ]
 
 
