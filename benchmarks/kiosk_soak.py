@@ -118,14 +118,23 @@ def window_medians(samples: list, width_s: float) -> list[float]:
     return [float(np.median(values)) for _, values in sorted(windows.items())]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photos", type=Path)
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
-    video = make_video(args.photos, work / "visitors.mp4", 30)  # 30 visitors, 120 s, then again
+def sample_memory(broker: Mosquitto, duration: float) -> tuple[list, list]:
+    """RSS every 10 s for `duration` seconds, restarting the broker at one and two thirds of it."""
+    start, samples, restarts = time.monotonic(), [], []
+    while (elapsed := time.monotonic() - start) < duration:
+        samples.append((round(elapsed), round(rss_mb(), 1)))
+        if len(restarts) < 2 and elapsed >= duration * (len(restarts) + 1) / 3:
+            broker.stop()
+            time.sleep(10)
+            broker.start()
+            restarts.append(round(elapsed))
+        time.sleep(10)
+    return samples, restarts
+
+
+def soak(photos: Path, minutes: float, work: Path) -> dict:
+    """Runs the kiosk on a looped visitor video for `minutes` with MQTT publishing; returns the raw findings."""
+    video = make_video(photos, work / "visitors.mp4", 30)  # 30 visitors, 120 s, then again
     broker = Mosquitto(work)
     broker.start()
     received: list[str] = []
@@ -139,15 +148,7 @@ def main() -> None:
     kiosk = threading.Thread(target=lambda: result.update(summary=run_kiosk(
         LoopedVideo(video, stop), Recognizer.load("default"), options, stop)))
     kiosk.start()
-    duration, start, samples, restarts = args.minutes * 60, time.monotonic(), [], []
-    while (elapsed := time.monotonic() - start) < duration:
-        samples.append((round(elapsed), round(rss_mb(), 1)))
-        if len(restarts) < 2 and elapsed >= duration * (len(restarts) + 1) / 3:
-            broker.stop()
-            time.sleep(10)
-            broker.start()
-            restarts.append(round(elapsed))
-        time.sleep(10)
+    samples, restarts = sample_memory(broker, minutes * 60)
     stop.set()
     kiosk.join()
     left = publisher.close(timeout_s=30)
@@ -155,22 +156,37 @@ def main() -> None:
     client.loop_stop()
     broker.stop()
     written = [json.loads(line)["id"] for line in (work / "events.jsonl").read_text().splitlines()]
+    return {"summary": result["summary"], "samples": samples, "restarts": restarts, "left": left,
+            "written": written, "received": received}
+
+
+def report(minutes: float, found: dict) -> dict:
+    """The soak's findings as the JSON report: delivery (missing, duplicates, order) and memory trend."""
+    written, received, samples, summary = found["written"], found["received"], found["samples"], found["summary"]
     first = list(dict.fromkeys(received))
     settled = np.array([s for s in samples if s[0] >= 60], dtype=float)
     slope = float(np.polyfit(settled[:, 0], settled[:, 1], 1)[0] * 60) if len(settled) > 2 else None
-    summary = result["summary"]
-    report = {"minutes": args.minutes, "frames": summary.frames, "fps": round(summary.fps, 1),
-              "sessions": summary.sessions, "broker_restarts_at_s": restarts, "events_written": len(written),
-              "events_received_distinct": len(first), "events_missing": len(set(written) - set(first)),
-              "duplicates": len(received) - len(first), "first_arrivals_in_order": first == written,
-              "left_in_spool": left, "rss_mb_samples": samples,
-              "rss_mb_range_after_1_min": [float(settled[:, 1].min()), float(settled[:, 1].max())],
-              "rss_trend_mb_per_minute": round(slope, 4) if slope is not None else None,
-              "rss_mb_median_per_2_min": window_medians(samples, 120)}
-    print(json.dumps({k: v for k, v in report.items() if k != "rss_mb_samples"}, indent=1))
+    return {"minutes": minutes, "frames": summary.frames, "fps": round(summary.fps, 1),
+            "sessions": summary.sessions, "broker_restarts_at_s": found["restarts"], "events_written": len(written),
+            "events_received_distinct": len(first), "events_missing": len(set(written) - set(first)),
+            "duplicates": len(received) - len(first), "first_arrivals_in_order": first == written,
+            "left_in_spool": found["left"], "rss_mb_samples": samples,
+            "rss_mb_range_after_1_min": [float(settled[:, 1].min()), float(settled[:, 1].max())],
+            "rss_trend_mb_per_minute": round(slope, 4) if slope is not None else None,
+            "rss_mb_median_per_2_min": window_medians(samples, 120)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photos", type=Path)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    findings = report(args.minutes, soak(args.photos, args.minutes, Path(tempfile.mkdtemp(prefix="kiosk-soak-"))))
+    print(json.dumps({k: v for k, v in findings.items() if k != "rss_mb_samples"}, indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        args.json.write_text(json.dumps(findings, indent=1) + "\n")
 
 
 if __name__ == "__main__":

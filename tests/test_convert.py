@@ -15,7 +15,7 @@ from fer_edge.convert.verify import verify
 from fer_edge.cli import cli
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.errors import DatasetError, FerEdgeError, ModelError
-from fer_edge.interpreter import TFLiteClassifier
+from fer_edge.interpreter import TFLiteClassifier, interpreter_module
 from fer_edge.preprocess import Preprocessing
 from fer_edge.tflite_metadata import read_embedded_json
 from conftest import CONVERT_CLASSES as CLASSES
@@ -53,9 +53,7 @@ def test_verification_bars(trained, converted):
 
 def _weight_scale_counts(path) -> list[int]:
     """Number of scales on each int8 constant tensor (the weights) of a .tflite file."""
-    import tensorflow as tf
-
-    interpreter = tf.lite.Interpreter(model_path=str(path))  # not allocated: only constants have data
+    interpreter = interpreter_module().Interpreter(model_path=str(path))  # not allocated: only constants have data
     counts = []
     for detail in interpreter.get_tensor_details():
         if detail["dtype"] != np.int8:
