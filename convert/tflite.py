@@ -113,12 +113,7 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
         FerEdgeError: unknown precision, int8 without calibration data, `per_tensor` with another
             precision, unreadable model, or a conversion TensorFlow rejects.
     """
-    if quant not in QUANTIZATIONS:
-        raise FerEdgeError(f"unknown precision {quant!r}; choose one of: {', '.join(QUANTIZATIONS)}")
-    if quant == "int8" and calibration is None:
-        raise FerEdgeError("int8 needs real calibration images: pass --calibration DATA (an ImageFolder of faces)")
-    if per_tensor and quant != "int8":
-        raise FerEdgeError(f"--per-tensor applies to int8 only, not {quant}")
+    _check_request(quant, calibration, per_tensor)
     model, metadata = load_keras_model(keras_path)
     pixels = calibration_pixels(calibration, metadata.preprocessing, samples, seed) if quant == "int8" else None
     try:
@@ -136,15 +131,29 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
     data = embed_metadata(converted, final.to_dict())
     if read_embedded_json(data) is None:
         raise ModelError(f"metadata could not be embedded in the {quant} model")
-    out = Path(out)
+    out = _write_model(Path(out), data, final)
+    logger.info("wrote %s (%s, %d bytes)", out, quant, len(data))
+    return ConversionResult(out, quant, len(data), final)
+
+
+def _check_request(quant: str, calibration, per_tensor: bool) -> None:
+    if quant not in QUANTIZATIONS:
+        raise FerEdgeError(f"unknown precision {quant!r}; choose one of: {', '.join(QUANTIZATIONS)}")
+    if quant == "int8" and calibration is None:
+        raise FerEdgeError("int8 needs real calibration images: pass --calibration DATA (an ImageFolder of faces)")
+    if per_tensor and quant != "int8":
+        raise FerEdgeError(f"--per-tensor applies to int8 only, not {quant}")
+
+
+def _write_model(out: Path, data: bytes, metadata: ModelMetadata) -> Path:
+    """Write the model file and its `.meta.json` sidecar, each atomically."""
     ensure_folder(out.parent)
     try:
         write_atomic(out, data)
-        save_metadata(final, sidecar_path(out))
+        save_metadata(metadata, sidecar_path(out))
     except OSError as exc:
         raise FerEdgeError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    logger.info("wrote %s (%s, %d bytes)", out, quant, len(data))
-    return ConversionResult(out, quant, len(data), final)
+    return out
 
 
 def add_metadata_facts(path: str | Path, facts: dict) -> ModelMetadata:

@@ -274,9 +274,7 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
     finder = FollowingDetector(recognizer.detector, options.detect_every)
     tracker = SmoothingTracker(window=max(1, options.smoothing), max_missed_s=options.sessions.timeout_s)
     sessions, clock = SessionTracker(options.sessions), _clock(source)
-    # A per-frame record is built only for a consumer of it: the file, or a sink that asked for frames.
-    frames_wanted = options.frames and (options.jsonl is not None or any(getattr(k, "frames", False)
-                                                                        for k in options.sinks))
+    frames_wanted = _wants_frames(options)
     pacer, start, counts, beat, index = _Pacer(options.max_fps), time.perf_counter(), [0, 0], 0.0, 0
     with contextlib.ExitStack() as stack:
         stack.callback(source.close)
@@ -292,11 +290,7 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
             now = clock(index)
             faces = tracker.update(recognizer.classify(frame, finder.detect(frame)), now)
             counts[0] += len(faces)
-            if frames_wanted:
-                events.write(frame_event(index, faces, now, options.sessions.kiosk_id))
-            for event in sessions.update(now, faces):
-                counts[1] += event["type"] == "session_end"
-                events.write(event)
+            counts[1] += _record(events, sessions, index, faces, now, options.sessions.kiosk_id, frames_wanted)
             if not _show(frame, faces, recorder, window, pacer.fps):
                 break
             beat = _touch(options.heartbeat, beat)
@@ -307,6 +301,24 @@ def run_kiosk(source, recognizer: Recognizer, options: KioskOptions = KioskOptio
     stats = source.stats
     return KioskSummary(index, counts[0], stats.corrupt, stats.reopens, time.perf_counter() - start,
                         counts[1], finder.detections)
+
+
+def _wants_frames(options: KioskOptions) -> bool:
+    """A per-frame record is built only for a consumer of it: the file, or a sink that asked for frames."""
+    return options.frames and (options.jsonl is not None or any(getattr(sink, "frames", False)
+                                                                for sink in options.sinks))
+
+
+def _record(events, sessions: SessionTracker, index: int, faces: list, now: float, kiosk_id: str,
+            frames_wanted: bool) -> int:
+    """Write the frame's record (when wanted) and the session events it causes; return the sessions it ended."""
+    if frames_wanted:
+        events.write(frame_event(index, faces, now, kiosk_id))
+    ended = 0
+    for event in sessions.update(now, faces):
+        ended += event["type"] == "session_end"
+        events.write(event)
+    return ended
 
 
 def _show(frame, faces: list, recorder, window, fps: float) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -107,6 +108,25 @@ def fused_model(heads, metadata: ModelMetadata, mapping: np.ndarray, fusion: Fus
     return fuse_heads(heads, single, mapping, fusion)
 
 
+def _tta_plan(tta: str, members: int) -> tuple[tuple[str, ...], bool, str, str | None]:
+    """Each member's TTA; whether it differs between members (then it is built into the ensemble's graph); the TTA
+    the saved model records; and the TTA its fusion was scored with, where that differs."""
+    per_member_tta = member_tta(tta, members)
+    in_graph = len(set(per_member_tta)) > 1
+    if in_graph:
+        return per_member_tta, True, "none", ",".join(per_member_tta)
+    return per_member_tta, False, per_member_tta[0], None
+
+
+def _ensemble(fused: list, member_metadata: list[ModelMetadata], fusion: Fusion, describe,
+              per_member_tta: tuple[str, ...], in_graph: bool):
+    """The fused members as one ensemble model; its metadata keeps each member's own training facts."""
+    each = [describe(member, fusion.for_member(index), tta=value)
+            for index, (member, value) in enumerate(zip(member_metadata, per_member_tta))]
+    mirrored = [value == "mirror" for value in per_member_tta] if in_graph else None
+    return build_ensemble(fused, each, mirrored=mirrored)
+
+
 def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: str | Path, out: str | Path,
                     goal: FusionGoal = FusionGoal(), tta: str = "mirror", per_member: bool = False,
                     space: str = "probability") -> FuseResult:
@@ -128,27 +148,22 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
             or a bad `tta`.
     """
     paths = [Path(path) for path in heads_paths]
-    per_member_tta = member_tta(tta, len(paths))
-    in_graph = len(set(per_member_tta)) > 1
-    runtime_tta, scored_tta = ("none", ",".join(per_member_tta)) if in_graph else (per_member_tta[0], None)
+    per_member_tta, in_graph, runtime_tta, scored_tta = _tta_plan(tta, len(paths))
     members, member_metadata, aux_labels = load_members(paths)
     metadata = member_metadata[0]
     mapping = class_mapping(aux_labels, metadata.labels)
     primary, aux = (head_scores(members, metadata, Path(folder), per_member_tta) for folder in (data, aux_data))
     weights = np.linspace(0.0, 1.0, 11 if per_member else 41)
     fusion, sweep = choose_fusion(primary, aux, mapping, goal, weights, per_member, space)
-    fused_metadata = _fused_metadata(metadata, fusion, aux_labels, goal, runtime_tta, data, aux_data, scored_tta)
+    describe = partial(_fused_metadata, aux_labels=aux_labels, goal=goal, data=data, aux_data=aux_data)
+    fused_metadata = describe(metadata, fusion, tta=runtime_tta, scored_tta=scored_tta)
     fused = [fused_model(heads, metadata, mapping, fusion.for_member(index)) for index, heads in enumerate(members)]
     model = fused[0]
     if len(fused) > 1:
-        each = [_fused_metadata(member, fusion.for_member(index), aux_labels, goal, member_tta_value, data, aux_data)
-                for index, (member, member_tta_value) in enumerate(zip(member_metadata, per_member_tta))]
-        mirrored = [value == "mirror" for value in per_member_tta] if in_graph else None
-        model, ensemble_metadata = build_ensemble(fused, each, mirrored=mirrored)  # each member's own training facts
+        model, ensemble_metadata = _ensemble(fused, member_metadata, fusion, describe, per_member_tta, in_graph)
         extra = {**ensemble_metadata.extra, "fusion": fused_metadata.extra["fusion"]}
         fused_metadata = replace(ensemble_metadata, extra=extra, tta=runtime_tta)
-    path = save_keras_model(model, fused_metadata, Path(out))
-    result = FuseResult(fusion, sweep, path)
+    result = FuseResult(fusion, sweep, save_keras_model(model, fused_metadata, Path(out)))
     logger.info("fused heads: aux weight %s, primary accuracy %.4f, aux accuracy %.4f",
                 weights_text(fusion.to_dict()), result.chosen["primary_accuracy"], result.chosen["aux_accuracy"])
     return result

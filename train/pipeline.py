@@ -104,11 +104,14 @@ def make_dataset(
         images = normalize_tensor(images, prep)
         return (images, targets) if weights is None else (images, targets, weights)
 
-    if mix:  # one random number per batch, new every epoch and reproducible from `seed`: its mixup draws' seed
-        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        data = tf.data.Dataset.zip((data, draws)).map(transform, num_parallel_calls=tf.data.AUTOTUNE,
-                                                       deterministic=True)
-    else:
-        data = data.map(lambda *batch: transform(batch, None), num_parallel_calls=tf.data.AUTOTUNE,
+    return _mapped(data, transform, seed if mix else None).prefetch(tf.data.AUTOTUNE)
+
+
+def _mapped(data: tf.data.Dataset, transform, draw_seed: int | None) -> tf.data.Dataset:
+    """`transform(batch, draw)` over the batches in parallel, in order; with `draw_seed`, `draw` is one random
+    number per batch, new every epoch and reproducible from the seed (its mixup draws' seed), else None."""
+    if draw_seed is None:
+        return data.map(lambda *batch: transform(batch, None), num_parallel_calls=tf.data.AUTOTUNE,
                         deterministic=True)
-    return data.prefetch(tf.data.AUTOTUNE)
+    draws = tf.data.Dataset.random(seed=draw_seed, rerandomize_each_iteration=True)
+    return tf.data.Dataset.zip((data, draws)).map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
