@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -17,115 +17,17 @@ from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.files import ensure_folder, require_outside_data
 from fer_edge.images import require_dataset_folder
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
-from fer_edge.preprocess import Preprocessing
 from fer_edge.train.callbacks import AveragedWeightsCheckpoint, BestModelCheckpoint, ThroughputLogger, read_history
 from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, stream_seed
 from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
 from fer_edge.train.keras_io import save_keras_model
 from fer_edge.train.models import build_model
+from fer_edge.train.options import TrainOptions, TrainResult  # re-exported: train() takes and returns them
 from fer_edge.train.pipeline import make_dataset
 from fer_edge.train.targets import AuxTargets
 from fer_edge.train.radam import RAdam
 
 logger = logging.getLogger(__name__)
-
-DISTRIBUTE_MODES = ("none", "mirrored", "multiworker")
-LR_SCHEDULES = ("constant", "cosine")
-MONITOR = "val_accuracy"
-TWO_HEAD_MONITOR = f"val_{HEAD}_accuracy"
-"""With a second head, the best epoch is chosen by the primary head's val accuracy."""
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """Everything that decides a training run (saved to `options.json` in the run folder)."""
-
-    arch: str = "paper_cnn"
-    epochs: int = 30
-    batch_size: int = 32
-    """Global batch size; with --distribute each replica gets batch_size / replicas."""
-    image_size: int = 64
-    color_mode: str = "rgb"
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"
-    """constant, or cosine: decays to 1% of the learning rate over all epochs."""
-    seed: int = 42
-    augment: bool = True
-    class_weights: bool = False
-    label_smoothing: float = 0.0
-    early_stopping: int = 0
-    """Stop after this many epochs without val_accuracy improvement; 0 disables."""
-    val_fraction: float = 0.2
-    test_fraction: float = 0.0
-    max_per_class: int = 0
-    """Read at most this many training images per class (0 = all); for quick runs."""
-    label_mode: str = "majority"
-    """Vote-labelled data (FER+): train on majority labels or on the vote shares ("probability")."""
-    blend_labels: str = ""
-    """An ImageFolder of the same faces (e.g. FER2013) whose labels are blended into the targets."""
-    blend_weight: float = 0.4
-    """Weight of the `blend_labels` one-hot label in the target."""
-    aux_labels: str = ""
-    """A dataset of the same faces (e.g. FER2013, with train/ and val/) whose labels train a second head."""
-    aux_loss_weight: float = 1.0
-    """Weight of the second head's loss."""
-    teacher: tuple[str, ...] = ()
-    """`.keras` teachers (several: their mean) whose probabilities on the training faces are distilled."""
-    teacher_weight: float = 0.5
-    """Weight of the teacher's probabilities in each training target (both heads)."""
-    teacher_temperature: float = 1.0
-    """Softening of the teacher's probabilities: softmax(log p / T)."""
-    distribute: str = "none"
-    init_from: str = ""
-    """Start from the weights of this .keras model (same architecture and labels): fine-tuning."""
-    ema: float = 0.0
-    """Momentum of an exponential moving average of the weights, validated and saved instead (0 disables)."""
-    mixup: float = 0.0
-    """Alpha of mixup's Beta(alpha, alpha) mixing of training faces and targets (0 disables; 0.2 is usual)."""
-    workers: int = 4
-    verbose: int = 1
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise FerEdgeError("epochs and batch size must be at least 1")
-        if self.learning_rate <= 0:
-            raise FerEdgeError(f"learning rate must be positive, got {self.learning_rate}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise FerEdgeError(f"--lr-schedule must be one of {LR_SCHEDULES}")
-        if self.distribute not in DISTRIBUTE_MODES:
-            raise FerEdgeError(f"--distribute must be one of {DISTRIBUTE_MODES}")
-        if not 0.0 < self.teacher_weight <= 1.0 or self.teacher_temperature <= 0:
-            raise FerEdgeError("--teacher-weight must be in (0, 1] and --teacher-temperature positive")
-        if not 0.0 <= self.mixup <= 10.0:
-            raise FerEdgeError(f"--mixup must be in [0, 10] (0 disables it; 0.2 is usual), got {self.mixup}")
-        if not 0.0 <= self.ema < 1.0:
-            raise FerEdgeError(f"--ema must be in [0, 1) (0 disables it; 0.999 averages about 1,000 steps), got {self.ema}")
-        object.__setattr__(self, "teacher", tuple(str(path) for path in self.teacher))
-
-    @property
-    def preprocessing(self) -> Preprocessing:
-        """Preprocessing of the model this run trains."""
-        return Preprocessing((self.image_size, self.image_size), self.color_mode)
-
-    @property
-    def monitor(self) -> str:
-        """The history metric that picks the best epoch."""
-        return TWO_HEAD_MONITOR if self.aux_labels else MONITOR
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a finished run produced."""
-
-    run_dir: Path
-    model_path: Path
-    history: dict[str, list[float]]
-    best_epoch: int
-    best_val_accuracy: float
-    train_images_per_second: float
-    skipped_files: int
-    replicas: int = 1
-
 
 def make_strategy(mode: str) -> tf.distribute.Strategy:
     """TensorFlow's own distribution engine: one device, all local devices, or many workers (TF_CONFIG)."""
