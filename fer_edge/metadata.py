@@ -102,7 +102,8 @@ def load_metadata(path: str | Path) -> ModelMetadata:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise ModelError(f"model metadata not found: {path}") from exc
+        raise ModelError(f"model metadata not found: {path} (a fer-edge model keeps its labels and preprocessing "
+                         "beside it in <name>.meta.json, written by `fer-edge train`; copy it with the model)") from exc
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read model metadata {path}: {exc}") from exc
     return ModelMetadata.from_dict(data)

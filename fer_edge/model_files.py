@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fer_edge.errors import FerEdgeError, ModelError
+
+if TYPE_CHECKING:
+    from fer_edge.metadata import ModelMetadata
 
 SHIPPED_MODELS = ("default", "accurate")
 """Models shipped inside the package: `default` (fast) and `accurate` (larger), each as `<name>_int8.tflite`."""
@@ -72,3 +77,30 @@ def load_classifier(model: str | Path | None, threads: int = 1, delegate: str | 
 
         return apply_tta(workstation.load("train.keras_io").KerasClassifier(path), tta)
     raise FerEdgeError(f"{path}: expected a .tflite or .keras model")
+
+
+def load_model_metadata(model: str | Path | None) -> tuple[Path, ModelMetadata]:
+    """A model's file and metadata, read without loading the model (no TensorFlow needed).
+
+    A `.tflite` model's metadata is embedded (else beside it); a `.keras` model's is its `.meta.json` sidecar.
+
+    Raises:
+        ModelError: no such model, a file of another type, or missing or damaged metadata.
+    """
+    from fer_edge.metadata import load_metadata, sidecar_path
+    from fer_edge.tflite_metadata import load_tflite_metadata
+
+    path = resolve_model(model)
+    if path.suffix == ".keras":
+        require_keras_archive(path)
+        return path, load_metadata(sidecar_path(path))
+    if path.suffix != ".tflite":
+        raise ModelError(f"{path}: expected a .tflite or .keras model")
+    return path, load_tflite_metadata(path)
+
+
+def require_keras_archive(path: Path) -> None:
+    """Raise ModelError unless `path` is a zip archive, the container of every Keras 3 `.keras` model."""
+    if not zipfile.is_zipfile(path):
+        raise ModelError(f"{path} is not a Keras model: a .keras file is the zip archive Keras 3 saves "
+                         "(model.save('name.keras')); this one is damaged or of another format")

@@ -124,7 +124,7 @@ def test_predict_with_a_corrupt_or_missing_model(tmp_path, content, cli_run):
     model.write_bytes(content)
     (tmp_path / "model.meta.json").write_text((cli_run[0] / "model.meta.json").read_text())
     result = CliRunner().invoke(cli, ["predict", str(image), "--model", str(model)])
-    assert result.exit_code == 1 and "Error: cannot load Keras model" in result.output
+    assert result.exit_code == 1 and f"Error: {model} is not a Keras model: a .keras file is the zip" in result.output
     result = CliRunner().invoke(cli, ["predict", str(image), "--model", str(tmp_path / "none.keras")])
     assert result.exit_code == 1 and "Error: model file not found" in result.output
 

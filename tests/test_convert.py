@@ -139,7 +139,7 @@ def test_unreadable_model_and_write_failure(trained, tmp_path, monkeypatch):
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"junk")
     (tmp_path / "bad.meta.json").write_text(model.with_name("model.meta.json").read_text())
-    with pytest.raises(ModelError, match="cannot load Keras model"):
+    with pytest.raises(ModelError, match="bad.keras is not a Keras model"):
         convert_model(bad, tmp_path / "x.tflite", "fp32")
     target = tmp_path / "out.tflite"
     target.write_bytes(b"previous model")

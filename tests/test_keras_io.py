@@ -51,12 +51,54 @@ def test_the_cli_prints_the_refusal_as_one_error_line(tmp_path):
     assert not (tmp_path / "ran").exists() and not (tmp_path / "m.tflite").exists()
 
 
+def plain_model(path):
+    """A small ordinary model (two labels) saved with its metadata."""
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, outputs).save(path)
+    save_metadata(ModelMetadata(("a", "b"), Preprocessing((8, 8), "grayscale"), "custom"), sidecar_path(path))
+    return path
+
+
 def test_a_damaged_file_is_one_line_too(tmp_path):
     path = model_with_code(tmp_path / "m.keras", tmp_path / "ran")
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(ModelError, match="cannot load Keras model") as error:
+    with pytest.raises(ModelError, match="m.keras is not a Keras model: a .keras file is the zip archive") as error:
         load_keras_model(path)
-    assert "\n" not in str(error.value)
+    assert "\n" not in str(error.value) and "File not found" not in str(error.value)
+
+
+def test_changed_bytes_inside_the_archive_are_called_damage(tmp_path):
+    path = plain_model(tmp_path / "m.keras")
+    with zipfile.ZipFile(path) as archive:
+        weights = archive.getinfo("model.weights.h5")
+    data = bytearray(path.read_bytes())
+    start = weights.header_offset + 30 + len(weights.filename.encode()) + weights.compress_size // 2
+    data[start:start + 64] = bytes(byte ^ 0xFF for byte in data[start:start + 64])  # the zip's directory is intact
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="m.keras: the file is damaged .*Bad CRC-32.*; copy it again or retrain"):
+        load_keras_model(path)
+
+
+def test_a_zip_that_is_no_keras_model_is_refused(tmp_path):
+    path = plain_model(tmp_path / "m.keras")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    with pytest.raises(ModelError, match="cannot load Keras model .*m.keras: .*config.json"):
+        load_keras_model(path)
+
+
+def test_info_reads_a_keras_model_from_its_metadata(tmp_path):
+    path = plain_model(tmp_path / "m.keras")
+    result = CliRunner().invoke(cli, ["info", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"labels": [\n    "a",\n    "b"\n  ]' in result.output and '"arch": "custom"' in result.output
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert "arch:       custom, precision float32 (Keras)" in result.output
+    assert "input:      8x8 grayscale" in result.output
+    path.write_bytes(b"not a zip")
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert result.exit_code == 1 and result.output.startswith("Error: ") and "is not a Keras model" in result.output
 
 
 def test_a_trained_model_is_saved_without_its_optimizer(tmp_path):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import pytest
 
 from fer_edge.errors import ModelError
-from fer_edge.model_files import SHIPPED_MODELS, resolve_model, shipped_model_path
+from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
+from fer_edge.model_files import SHIPPED_MODELS, load_model_metadata, resolve_model, shipped_model_path
+from fer_edge.preprocess import Preprocessing
 
 
 def test_shipped_names_and_files_resolve(tmp_path):
@@ -41,3 +45,30 @@ def test_an_unknown_shipped_name_is_refused():
 def test_an_empty_model_name_is_refused_as_empty(name):
     with pytest.raises(ModelError, match="the model name is empty; pass one of default, accurate"):
         resolve_model(name)
+
+
+def test_model_metadata_of_both_kinds_reads_without_loading_the_model(tmp_path):
+    _, shipped = load_model_metadata("default")
+    assert shipped.extra["quantization"] == "int8" and "happiness" in shipped.labels
+    keras_file = tmp_path / "m.keras"
+    with zipfile.ZipFile(keras_file, "w") as archive:  # only the container matters: the model is not loaded
+        archive.writestr("config.json", "{}")
+    save_metadata(ModelMetadata(("calm", "joy"), Preprocessing((48, 48), "grayscale"), "mine"), sidecar_path(keras_file))
+    path, metadata = load_model_metadata(keras_file)
+    assert path == keras_file and metadata.labels == ("calm", "joy") and metadata.preprocessing.input_size == (48, 48)
+
+
+def test_model_metadata_refuses_a_damaged_keras_file_and_other_types(tmp_path):
+    keras_file = tmp_path / "m.keras"
+    keras_file.write_bytes(b"PK but no zip")
+    with pytest.raises(ModelError, match=r"m\.keras is not a Keras model: a \.keras file is the zip archive"):
+        load_model_metadata(keras_file)
+    other = tmp_path / "m.onnx"
+    other.write_bytes(b"onnx")
+    with pytest.raises(ModelError, match=r"m\.onnx: expected a \.tflite or \.keras model"):
+        load_model_metadata(other)
+    keras_file.unlink()
+    with zipfile.ZipFile(keras_file, "w") as archive:
+        archive.writestr("config.json", "{}")
+    with pytest.raises(ModelError, match=r"model metadata not found: .*m\.meta\.json \(a fer-edge model keeps"):
+        load_model_metadata(keras_file)

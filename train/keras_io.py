@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import keras
 
 from fer_edge.errors import ModelError
 from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
+from fer_edge.model_files import require_keras_archive
 from fer_edge.train import radam  # noqa: F401  (registers RAdam for deserialization)
 from fer_edge.train import layers  # noqa: F401  (registers our layers for deserialization)
 from fer_edge.train.heads import HEAD
@@ -65,9 +67,13 @@ def load_keras_model(path: str | Path) -> tuple[keras.Model, ModelMetadata]:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
+    require_keras_archive(path)  # Keras itself would call a damaged file "File not found"
     metadata = load_metadata(sidecar_path(path))
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except zipfile.BadZipFile as exc:  # a member's checksum fails: bytes changed after saving
+        raise ModelError(f"cannot load Keras model {path}: the file is damaged ({_one_line(exc)}); "
+                         "copy it again or retrain") from exc
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ModelError(f"cannot load Keras model {path}: {_one_line(exc)}") from exc
     multi = len(model.outputs) > 1  # a two-head model: its primary head

@@ -226,22 +226,21 @@ def _stop_on_signals():
 @click.argument("model", default="default")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info(model, as_json):
-    """Labels, input, precision, size and embedded metrics of MODEL (a file, `default` or `accurate`).
+    """Labels, input, precision, size and embedded metrics of MODEL (.tflite, .keras, `default` or `accurate`).
 
     Example: fer-edge info default
     """
-    from fer_edge.model_files import resolve_model
-    from fer_edge.tflite_metadata import load_tflite_metadata
+    from fer_edge.model_files import load_model_metadata
 
-    path = resolve_model(model)
-    metadata = load_tflite_metadata(path)
+    path, metadata = load_model_metadata(model)
     data = {"path": str(path.resolve()), "size_bytes": path.stat().st_size, **metadata.to_dict()}
     if as_json:
         echo_json(data)
         return
     prep = metadata.preprocessing
     click.echo(f"model:      {data['path']} ({data['size_bytes']:,} bytes)")
-    click.echo(f"arch:       {metadata.arch or 'unknown'}, precision {metadata.extra.get('quantization', 'unknown')}")
+    precision = "float32 (Keras)" if path.suffix == ".keras" else metadata.extra.get("quantization", "unknown")
+    click.echo(f"arch:       {metadata.arch or 'unknown'}, precision {precision}")
     click.echo(f"labels:     {', '.join(metadata.labels)}")
     click.echo(f"input:      {prep.input_size[0]}x{prep.input_size[1]} {prep.color_mode}, "
                f"pixel * {prep.scale:.6g} + {prep.offset:g}")
