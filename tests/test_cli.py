@@ -61,6 +61,7 @@ def test_unknown_arch_is_a_clean_error(synthetic_faces, tmp_path):
     result = CliRunner().invoke(cli, ["train", str(synthetic_faces), "--out", str(tmp_path / "r"), "--arch", "nope"])
     assert result.exit_code == 1
     assert "Error: unknown architecture 'nope'" in result.output
+    assert "decode" not in result.output and not (tmp_path / "r").exists()  # refused before reading the data
 
 
 def test_evaluate_writes_report_files(cli_run, synthetic_faces, tmp_path):

@@ -125,6 +125,11 @@ def test_bad_options(kwargs):
         TrainOptions(**kwargs)
 
 
+def test_an_unknown_architecture_is_refused_before_any_data_is_read(tmp_path):
+    with pytest.raises(FerEdgeError, match="unknown architecture 'nope'; choose one of: paper_cnn, sepnet"):
+        TrainOptions(arch="nope")
+
+
 def test_pipeline_matches_shared_preprocessing(synthetic_faces):
     prep = Preprocessing((32, 32), scale=2 / 255, offset=-1.0)
     split = load_dataset(synthetic_faces, prep).splits["val"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from fer_edge.errors import FerEdgeError
 from fer_edge.preprocess import Preprocessing
 from fer_edge.train.heads import HEAD
+from fer_edge.train.models import model_names
 
 DISTRIBUTE_MODES = ("none", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine")
@@ -66,6 +67,8 @@ class TrainOptions:
     verbose: int = 1
 
     def __post_init__(self) -> None:
+        if self.arch not in model_names():  # before any data is read
+            raise FerEdgeError(f"unknown architecture {self.arch!r}; choose one of: {', '.join(model_names())}")
         if self.epochs < 1 or self.batch_size < 1:
             raise FerEdgeError("epochs and batch size must be at least 1")
         if self.learning_rate <= 0:
