@@ -77,6 +77,16 @@ def test_members_need_the_same_preprocessing_and_at_least_two_of_them():
         build_ensemble([a], [meta_a])
 
 
+def test_a_member_sharing_no_label_with_the_first_is_refused():
+    (a, meta_a), (b, meta_b) = member(("happy", "sad"), 1), member(("Happiness", "contempt"), 2)
+    model, metadata = build_ensemble([a, b], [meta_a, meta_b])  # one label in common (by name): allowed
+    assert metadata.labels == ("happy", "sad", "contempt")
+    (c, meta_c) = member(("angry", "calm"), 3)
+    with pytest.raises(FerEdgeError, match=r"model 3 \(labels angry, calm\) shares no label with model 1 "
+                                           r"\(happy, sad\): their probabilities cannot be averaged"):
+        build_ensemble([a, b, c], [meta_a, meta_b, meta_c])
+
+
 def test_ensemble_command_saves_a_model_that_loads_and_predicts(tmp_path):
     paths = []
     for seed in (1, 2):

@@ -42,9 +42,14 @@ def _check_members(metadatas: list[ModelMetadata], weights: list[float]) -> None
     if len(weights) != len(metadatas) or min(weights) < 0 or sum(weights) <= 0:
         raise FerEdgeError(f"give one non-negative weight per model ({len(metadatas)}), not all zero; got {weights}")
     first = metadatas[0].preprocessing
-    for metadata in metadatas[1:]:
+    first_names = {canonical_label(name) for name in metadatas[0].labels}
+    for number, metadata in enumerate(metadatas[1:], start=2):
         if metadata.preprocessing != first:
             raise FerEdgeError(f"every member needs the same preprocessing: {metadata.preprocessing} is not {first}")
+        if not first_names & {canonical_label(name) for name in metadata.labels}:
+            raise FerEdgeError(f"model {number} (labels {', '.join(metadata.labels)}) shares no label with model 1 "
+                               f"({', '.join(metadatas[0].labels)}): their probabilities cannot be averaged; "
+                               "ensemble models of the same expressions")
 
 
 def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata], weights: list[float] | None = None,
@@ -57,7 +62,8 @@ def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata], we
     probabilities on the image and on its mirror image (mirror TTA for that member alone).
 
     Raises:
-        FerEdgeError: fewer than two members, bad weights or marks, or members with different preprocessing.
+        FerEdgeError: fewer than two members, bad weights or marks, members with different preprocessing, or a
+            member that shares no label with the first.
     """
     weights = list(weights) if weights is not None else [1.0] * len(models)
     mirrored = list(mirrored) if mirrored is not None else [False] * len(models)
