@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from fer_edge import workstation
 from fer_edge.crops import crop_face
 from fer_edge.dataset import Split, has_split_folders, load_labeled_folder, split_folder
 from fer_edge.errors import DatasetError, ImageDecodeError, MissingDependencyError
-from fer_edge.files import ensure_folder, require_outside_data
+from fer_edge.files import ensure_folder, require_outside_data, write_atomic, write_json
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.labels import canonical_label
 from fer_edge.metrics import ClassificationReport, classification_report
@@ -141,12 +142,13 @@ def evaluate_classifier(classifier, data: str | Path, split: str | None = None, 
 def write_predictions_csv(evaluation: Evaluation, path: str | Path) -> None:
     """One row per image: path, true label, predicted label, then every class probability."""
     labels = evaluation.report.labels
-    with Path(path).open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "true", "predicted", *labels[:evaluation.probabilities.shape[1]]])
-        for row, (probs, true) in enumerate(zip(evaluation.probabilities, evaluation.labels)):
-            writer.writerow([str(evaluation.paths[row]), labels[true], labels[int(probs.argmax())],
-                             *(f"{p:.6f}" for p in probs)])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["path", "true", "predicted", *labels[:evaluation.probabilities.shape[1]]])
+    for row, (probs, true) in enumerate(zip(evaluation.probabilities, evaluation.labels)):
+        writer.writerow([str(evaluation.paths[row]), labels[true], labels[int(probs.argmax())],
+                         *(f"{p:.6f}" for p in probs)])
+    write_atomic(path, text.getvalue().encode())
 
 
 def write_report(evaluation: Evaluation, out_dir: str | Path, extra: dict, history: Path | None = None) -> dict:
@@ -154,7 +156,7 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, extra: dict, histo
     out_dir = Path(out_dir)
     ensure_folder(out_dir)
     files = {"metrics": out_dir / "metrics.json", "predictions": out_dir / "predictions.csv"}
-    files["metrics"].write_text(json.dumps({**evaluation.to_dict(), **extra}, indent=2) + "\n")
+    write_json(files["metrics"], {**evaluation.to_dict(), **extra})
     write_predictions_csv(evaluation, files["predictions"])
     try:
         plots = workstation.load("train.plots")
@@ -188,6 +190,7 @@ def evaluate_and_report(model: str | Path | None, data: str | Path, split: str |
         FerEdgeError: a missing or unreadable model, bad data, or an `out_dir` inside `data`.
     """
     require_outside_data(out_dir, data)
+    ensure_folder(out_dir)  # before the evaluation, which can take minutes
     from fer_edge.model_files import load_classifier
     from fer_edge.tta import tta_of
 

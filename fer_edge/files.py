@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -42,9 +43,35 @@ def ensure_folder(path: str | Path) -> Path:
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # exist_ok covers folders only
+        raise OutputError(f"cannot create the output folder {path}: a file of that name is in the way") from exc
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {path}: {_reason(exc)}") from exc
     return path
+
+
+def require_writable_file(path: str | Path) -> Path:
+    """Check, before any long work, that the output file `path` can be written; create its folder if needed.
+
+    Raises:
+        OutputError: `path` is a folder, or its folder cannot be created or does not take new files.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; name an output file")
+    folder = ensure_folder(path.parent)
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OutputError(f"cannot write {path}: permission denied")
+    return path
+
+
+def write_json(path: str | Path, data) -> None:
+    """Write `data` as indented JSON to `path`, atomically.
+
+    Raises:
+        OutputError: the file cannot be written.
+    """
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

@@ -109,6 +109,16 @@ def test_bench_rejects_bad_thread_lists():
     assert result.exit_code == 2 and "--threads" in result.output
 
 
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+def test_bench_refuses_an_unwritable_output_before_measuring(option, tmp_path, monkeypatch):
+    monkeypatch.setattr("fer_edge.bench_suite.run_benchmark", lambda *a, **k: pytest.fail("measured anyway"))
+    (tmp_path / "file").write_text("keep me")
+    result = CliRunner().invoke(cli, ["bench", "--no-full", option, str(tmp_path / "file" / "b.out")])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}': cannot create the output folder" in result.output
+    assert "a file of that name is in the way" in result.output and (tmp_path / "file").read_text() == "keep me"
+
+
 def test_bench_compares_test_time_augmentation(converted, tmp_path):
     result = CliRunner().invoke(cli, [
         "bench", "--no-full", "--tflite", str(converted["int8"].path), "--threads", "1", "--tta", "none,mirror",

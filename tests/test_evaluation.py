@@ -101,3 +101,14 @@ def test_a_report_folder_inside_the_data_is_refused_before_anything_is_written(s
     with pytest.raises(DatasetError, match="--out .* is inside the data folder .*: its files would be read as a class"):
         evaluate_and_report(None, synthetic_faces, "val", synthetic_faces / inside)
     assert sorted(p for p in synthetic_faces.rglob("*")) == before
+
+
+def test_an_unwritable_report_folder_is_refused_before_the_evaluation(synthetic_faces, tmp_path, monkeypatch):
+    from fer_edge.errors import OutputError
+    from fer_edge.evaluation import evaluate_and_report
+
+    monkeypatch.setattr("fer_edge.model_files.load_classifier", lambda *a, **k: pytest.fail("evaluated anyway"))
+    (tmp_path / "reports").write_text("keep me")
+    with pytest.raises(OutputError, match=r"cannot create the output folder .*reports/r: Not a directory"):
+        evaluate_and_report(None, synthetic_faces, "val", tmp_path / "reports" / "r")
+    assert (tmp_path / "reports").read_text() == "keep me"

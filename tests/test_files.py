@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 
 import pytest
 
 from fer_edge.errors import OutputError
-from fer_edge.files import append_line, ensure_folder, open_append, output_paths, write_atomic
+from fer_edge.files import (append_line, ensure_folder, open_append, output_paths, require_writable_file,
+                             write_atomic, write_json)
 
 needs_non_root = pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only folders")
 
@@ -27,6 +29,43 @@ def test_ensure_folder_refuses_a_file_in_its_place(tmp_path):
     with pytest.raises(OutputError, match="cannot create the output folder"):
         ensure_folder(tmp_path / "file" / "sub")
     assert ensure_folder(tmp_path / "new" / "sub").is_dir() and (tmp_path / "file").read_text() == "keep me"
+
+
+def test_ensure_folder_names_a_file_of_the_same_name(tmp_path):
+    (tmp_path / "out").write_text("keep me")
+    with pytest.raises(OutputError, match=r"cannot create the output folder .*out: a file of that name is in the way"):
+        ensure_folder(tmp_path / "out")
+    assert (tmp_path / "out").read_text() == "keep me"
+
+
+def test_an_output_file_is_checked_before_the_work(tmp_path):
+    assert require_writable_file(tmp_path / "new" / "b.json") == tmp_path / "new" / "b.json"
+    assert (tmp_path / "new").is_dir() and not (tmp_path / "new" / "b.json").exists()  # nothing written yet
+    with pytest.raises(OutputError, match=r"new is a folder; name an output file"):
+        require_writable_file(tmp_path / "new")
+    (tmp_path / "file").write_text("keep me")
+    with pytest.raises(OutputError, match=r"cannot create the output folder .*file: a file of that name is in the way"):
+        require_writable_file(tmp_path / "file" / "b.json")
+    with pytest.raises(OutputError, match=r"cannot create the output folder .*file/sub: Not a directory"):
+        require_writable_file(tmp_path / "file" / "sub" / "b.json")
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+@needs_non_root
+def test_an_output_file_in_a_read_only_folder_is_refused(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    with pytest.raises(OutputError, match=r"cannot write .*ro/b.json: permission denied"):
+        require_writable_file(folder / "b.json")
+
+
+def test_write_json_is_atomic_and_indented(tmp_path):
+    target = tmp_path / "m.json"
+    write_json(target, {"accuracy": 0.5, "labels": ["a"]})
+    assert target.read_text() == '{\n  "accuracy": 0.5,\n  "labels": [\n    "a"\n  ]\n}\n'
+    assert json.loads(target.read_text()) == {"accuracy": 0.5, "labels": ["a"]}
+    with pytest.raises(OutputError, match="cannot write"):
+        write_json(tmp_path / "missing" / "m.json", {})
 
 
 def test_appends_start_on_a_fresh_line_after_a_torn_one(tmp_path):

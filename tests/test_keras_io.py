@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from fer_edge.cli import cli
-from fer_edge.errors import ModelError
+from fer_edge.errors import ModelError, OutputError
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
-from fer_edge.train.keras_io import load_keras_model, save_keras_model
+from fer_edge.train.keras_io import load_keras_model, save_keras_model, save_model_file
 from fer_edge.train.radam import RAdam
 
 
@@ -78,6 +78,19 @@ def test_changed_bytes_inside_the_archive_are_called_damage(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="m.keras: the file is damaged .*Bad CRC-32.*; copy it again or retrain"):
         load_keras_model(path)
+
+
+def test_saving_where_a_file_is_in_the_way_is_an_output_error(tmp_path):
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
+    (tmp_path / "runs").write_text("keep me")
+    with pytest.raises(OutputError, match=r"cannot create the output folder .*runs: a file of that name is in the way"):
+        save_model_file(model, tmp_path / "runs" / "m.keras")
+    assert save_model_file(model, tmp_path / "new" / "m.keras").is_file()  # its folder is made
+    assert sorted(path.name for path in (tmp_path / "new").iterdir()) == ["m.keras"]  # no temporary file left
+    result = CliRunner().invoke(cli, ["ensemble", str(plain_model(tmp_path / "a.keras")), str(tmp_path / "a.keras"),
+                                      "--out", str(tmp_path / "runs" / "e.keras")])
+    assert result.exit_code == 2 and "Invalid value for '--out': cannot create the output folder" in result.output
 
 
 def test_a_zip_that_is_no_keras_model_is_refused(tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import keras
 
-from fer_edge.errors import ModelError
+from fer_edge.errors import ModelError, OutputError
+from fer_edge.files import ensure_folder
 from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
 from fer_edge.model_files import require_keras_archive
 from fer_edge.train import radam  # noqa: F401  (registers RAdam for deserialization)
@@ -22,16 +23,24 @@ def save_model_file(model: keras.Model, path: str | Path) -> Path:
 
     Nothing reads that state back (`--init-from` starts a fresh optimizer, `--resume` reads the run's
     `backup/`), and it would triple the file of a model trained with RAdam.
+
+    Raises:
+        OutputError: the folder cannot be created or written, or the disk is full.
     """
     path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(handle)
-    os.unlink(tmp)  # Keras writes the file itself, with the usual permissions
+    try:
+        handle, tmp = tempfile.mkstemp(dir=ensure_folder(path.parent), prefix=f".{path.stem}.", suffix=".keras")
+        os.close(handle)
+        os.unlink(tmp)  # Keras writes the file itself, with the usual permissions
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
         model.save(tmp)
         if getattr(model, "optimizer", None) is not None:  # loaded uncompiled and saved again: weights only
             keras.saving.load_model(tmp, compile=False, safe_mode=True).save(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path

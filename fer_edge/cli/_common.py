@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import click
 
+from fer_edge.errors import OutputError
+from fer_edge.files import require_writable_file
 from fer_edge.workstation import load as load_workstation  # noqa: F401  (re-exported for the commands)
 
 
@@ -19,6 +22,20 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+class OutputFile(click.Path):
+    """An output file's path, checked writable (its folder created) before the command's work starts."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        try:
+            return require_writable_file(path)
+        except OutputError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def echo_json(data: Any) -> None:

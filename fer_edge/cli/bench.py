@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from fer_edge.cli._common import format_table
+from fer_edge.cli._common import OutputFile, format_table
+from fer_edge.files import write_json
 from fer_edge.interpreter import MAX_THREADS
 
 
@@ -51,8 +51,8 @@ def int_list(minimum: int, maximum: int | None = None):
               help="Test-time augmentation modes to compare, e.g. none,mirror (auto: each model's default).")
 @click.option("--runs", default=100, show_default=True, type=click.IntRange(min=10))
 @click.option("--warmup", default=10, show_default=True, type=click.IntRange(min=0))
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--json", "json_path", type=OutputFile(), default=None)
+@click.option("--plot", "plot_path", type=OutputFile(), default=None,
               help="PNG of accuracy (or agreement) against latency with the Pareto front.")
 def bench(data, per_class, tflite, keras, full, threads, detect_widths, peers, tta_modes, runs, warmup, json_path,
           plot_path):
@@ -78,7 +78,7 @@ def bench(data, per_class, tflite, keras, full, threads, detect_widths, peers, t
     click.echo("Pareto front (fastest first): " + ", ".join(r.name for r in front))
     click.echo(f"host: {describe_host(host)}")
     if json_path:  # every record names the host: latencies compare within one run, on one machine
-        json_path.write_text(json.dumps([{**r.to_dict(), "host": host} for r in records], indent=2) + "\n")
+        write_json(json_path, [{**r.to_dict(), "host": host} for r in records])
         click.echo(f"json: {json_path}")
     if plot_path:
         from fer_edge.cli._common import load_workstation

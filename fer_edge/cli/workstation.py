@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from fer_edge.cli._common import FiniteFloatRange, format_table, load_workstation
+from fer_edge.cli._common import FiniteFloatRange, OutputFile, format_table, load_workstation
 from fer_edge.cli.device import metrics_table
+from fer_edge.files import write_json
 
 DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -121,7 +122,7 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
 @click.option("--tta", "tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
               help="TTA that --write records: auto, the one that pays here; none or mirror as given (e.g. when "
                    "mirror would break a latency budget).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--json", "json_path", type=OutputFile(), default=None)
 def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, write: bool, tta: str,
               json_path: Path | None):
     """Calibrate MODEL's crop framing per detector, and test-time augmentation, on labelled face crops.
@@ -144,7 +145,7 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
     click.echo(f"accuracy on {result.faces} crops: {result.accuracy:.4f}, with mirror TTA {result.accuracy_mirror:.4f}"
                f" -> tta {result.tta}")
     if json_path:
-        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        write_json(json_path, result.to_dict())
     if write:
         target = sidecar_path(model)
         recorded = result.tta if tta == "auto" else tta
@@ -158,7 +159,7 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
               help="Faces labelled like the primary head (e.g. ../shared/data/ferplus/valid).")
 @click.option("--aux-data", required=True, type=DATA_DIR,
               help="Faces labelled like the second head (e.g. ../shared/data/fer2013/val).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The fused .keras model.")
+@click.option("--out", required=True, type=OutputFile(), help="The fused .keras model.")
 @click.option("--aux-min-accuracy", default=0.0, show_default=True, type=FiniteFloatRange(0, 1),
               help="Accuracy on --aux-data the fusion must keep.")
 @click.option("--aux-min-recall", default=0.0, show_default=True, type=FiniteFloatRange(0, 1),
@@ -171,7 +172,7 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
 @click.option("--space", type=click.Choice(["probability", "logit"]), default="probability", show_default=True,
               help="Mix the heads' probabilities (more accurate), or sum their logits into one layer "
                    "(an ordinary one-head model).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--json", "json_path", type=OutputFile(), default=None,
               help="Write the sweep and the choice as JSON.")
 def fuse_heads(heads: tuple[Path, ...], data: Path, aux_data: Path, out: Path, aux_min_accuracy: float, aux_min_recall: float,
                tta: str, per_member: bool, space: str, json_path: Path | None) -> None:
@@ -194,13 +195,13 @@ def fuse_heads(heads: tuple[Path, ...], data: Path, aux_data: Path, out: Path, a
     click.echo(f"chosen: aux weight {heads_module.weights_text(chosen['fusion'])}, accuracy {chosen['primary_accuracy']:.4f} "
                f"on --data, {chosen['aux_accuracy']:.4f} on --aux-data")
     if json_path:
-        json_path.write_text(json.dumps({"fusion": result.fusion.to_dict(), "sweep": result.sweep}, indent=2) + "\n")
+        write_json(json_path, {"fusion": result.fusion.to_dict(), "sweep": result.sweep})
     click.echo(f"model: {result.model_path}")
 
 
 @click.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The ensemble .keras model.")
+@click.option("--out", required=True, type=OutputFile(), help="The ensemble .keras model.")
 @click.option("--weights", default=None, help="Comma-separated weight per model (default: equal).")
 def ensemble(models: tuple[Path, ...], out: Path, weights: str | None) -> None:
     """Average the probabilities of MODELS (.keras, the same preprocessing) inside one model.
@@ -221,7 +222,7 @@ def ensemble(models: tuple[Path, ...], out: Path, weights: str | None) -> None:
 @click.command("add-head")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("data", type=DATA_DIR)
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The two-head .keras model.")
+@click.option("--out", required=True, type=OutputFile(), help="The two-head .keras model.")
 @click.option("--label-mode", type=click.Choice(["majority", "probability"]), default="probability", show_default=True,
               help="Vote-labelled DATA: majority labels or vote shares as targets.")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
