@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import json
 import shutil
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -18,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from fer_edge.cli import cli
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, MissingDependencyError
 from fer_edge.scrape.crawler import MANIFEST, ScrapeOptions, scrape
 from fer_edge.scrape.fetch import FetchOptions, Rejected, fetch_image
 from fer_edge.scrape.profile import GOOGLE_IMAGES, load_profile
@@ -179,6 +180,14 @@ def test_scraped_folders_feed_extraction_and_training(server, tmp_path):
 def test_missing_driver_names_the_fix(tmp_path):
     with pytest.raises(FerEdgeError, match="apt install chromium chromium-driver"):
         scrape(tmp_path, ScrapeOptions(driver_path=str(tmp_path / "nope")))
+
+
+def test_missing_selenium_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "selenium", None)  # as on an install without the scrape extra
+    with pytest.raises(MissingDependencyError, match=r'selenium is not installed; .*pip install "fer-edge\[scrape\]"'):
+        scrape(tmp_path, ScrapeOptions(classes=("anger",)))
+    result = CliRunner().invoke(cli, ["scrape", "--out", str(tmp_path / "d"), "--classes", "anger"])
+    assert result.exit_code == 1 and result.output.startswith("Error: selenium is not installed")
 
 
 def test_fetch_rejects_bad_data_urls_and_schemes():

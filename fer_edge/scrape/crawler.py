@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote_plus, urlparse
 
-from fer_edge.errors import FerEdgeError
+from fer_edge.errors import FerEdgeError, MissingDependencyError
 from fer_edge.files import write_atomic
 from fer_edge.scrape.fetch import FetchOptions, Rejected, fetch_image
 from fer_edge.scrape.profile import GOOGLE_IMAGES, SelectorProfile
@@ -93,10 +93,18 @@ class ScrapeSummary:
 
 
 def start_browser(options: ScrapeOptions, profile_dir: str):
-    """Headless Chromium through the system chromedriver (never Selenium Manager downloads)."""
-    from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.chrome.service import Service
+    """Headless Chromium through the system chromedriver (never Selenium Manager downloads).
+
+    Raises:
+        MissingDependencyError: Selenium is not installed (the `scrape` extra).
+        FerEdgeError: chromedriver or Chromium is missing, or Chromium does not start.
+    """
+    try:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.chrome.service import Service
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError("selenium", "scrape") from exc
 
     for path, what in ((options.driver_path, "chromedriver"), (options.browser_path, "Chromium")):
         if not (Path(path).exists() or shutil.which(path)):
