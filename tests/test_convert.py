@@ -165,6 +165,23 @@ def test_cli_convert_with_verification_and_verify_json(trained, tmp_path):
     assert json.loads(result.output)["agreement"] >= 0.995
 
 
+@pytest.mark.parametrize("change", ["labels", "preprocessing"])
+def test_verify_refuses_a_tflite_model_converted_from_another_model(trained, converted, tmp_path, change):
+    model, data, _ = trained
+    other = tmp_path / "other.keras"
+    other.write_bytes(model.read_bytes())
+    meta = json.loads(model.with_name("model.meta.json").read_text())
+    if change == "labels":
+        meta["labels"] = [f"x{index}" for index in range(len(meta["labels"]))]
+    else:
+        meta["preprocessing"]["scale"] = 2 / 255
+    (tmp_path / "other.meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=rf"fp32\.tflite is not a conversion of .*other\.keras: its {change} "):
+        verify(other, converted["fp32"].path, data, split="val")
+    result = CliRunner().invoke(cli, ["verify", str(other), str(converted["fp32"].path), str(data)])
+    assert result.exit_code == 1 and "pass the .keras model it was converted from" in result.output
+
+
 def test_cli_int8_without_calibration(trained, tmp_path):
     result = CliRunner().invoke(cli, ["convert", str(trained[0]), "--out", str(tmp_path / "m.tflite")])
     assert result.exit_code == 1 and result.output.startswith("Error: int8 needs real calibration images")
