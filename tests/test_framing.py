@@ -82,15 +82,16 @@ def test_calibration_is_recorded_in_the_metadata_file(tmp_path):
     assert again == metadata and again.tta == "mirror" and again.crops == metadata.crops
 
 
+@pytest.mark.workstation
 def test_calibrate_command_prints_and_records(crops_of_known_framing, tmp_path):
     from click.testing import CliRunner
 
     from fer_edge.cli import cli
 
-    shipped = default_model_path()
-    model = tmp_path / "m.tflite"
+    shipped = default_model_path().with_name("default.keras")  # the float model the shipped ones came from
+    model = tmp_path / "m.keras"
     shutil.copy(shipped, model)
-    shutil.copy(shipped.with_name(shipped.stem + ".meta.json"), tmp_path / "m.meta.json")
+    shutil.copy(shipped.with_name("default.meta.json"), tmp_path / "m.meta.json")
     result = CliRunner().invoke(cli, ["calibrate", str(model), str(crops_of_known_framing), "--write",
                                       "--json", str(tmp_path / "c.json")])
     assert result.exit_code == 0, result.output
@@ -106,3 +107,24 @@ def test_calibrate_command_prints_and_records(crops_of_known_framing, tmp_path):
     assert bad.exit_code == 2 and "'flip' is not one of" in bad.output
     missing = CliRunner().invoke(cli, ["calibrate", str(tmp_path / "none.tflite"), str(crops_of_known_framing)])
     assert missing.exit_code == 1 and "Error: model file not found" in missing.output
+
+
+def test_calibrate_write_refuses_a_model_with_embedded_metadata_before_the_work(crops_of_known_framing, tmp_path,
+                                                                                monkeypatch):
+    from click.testing import CliRunner
+
+    from fer_edge.cli import cli
+
+    monkeypatch.setattr("fer_edge.framing.calibrate", lambda *a, **k: pytest.fail("calibrated anyway"))
+    shipped = default_model_path()
+    model = tmp_path / "m.tflite"
+    shutil.copy(shipped, model)
+    sidecar = tmp_path / "m.meta.json"
+    shutil.copy(shipped.with_name(shipped.stem + ".meta.json"), sidecar)
+    before = sidecar.read_bytes()
+    for name in (str(model), "default"):
+        result = CliRunner().invoke(cli, ["calibrate", name, str(crops_of_known_framing), "--write"])
+        assert result.exit_code == 1
+        assert result.output.startswith(f"Error: --write records into a .keras model's metadata, before converting; "
+                                        f"{name} has its metadata embedded")
+    assert sidecar.read_bytes() == before
