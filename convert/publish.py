@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fer_edge.convert.tflite import ConversionResult, add_metadata_facts, convert_all, convert_model
+from fer_edge.convert.tflite import QUANTIZATIONS, ConversionResult, add_metadata_facts, convert_all, convert_model
 from fer_edge.errors import FerEdgeError
 from fer_edge.files import staged_folder
+from fer_edge.model_files import require_distinct_output
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,16 @@ def publish(keras_path: str | Path, out: str | Path, quant: str = "fp32", calibr
     A failure anywhere leaves the destination exactly as it was.
 
     Raises:
-        FerEdgeError: a conversion or verification fails, or `out` is a folder where a file is expected.
+        FerEdgeError: a conversion or verification fails, `out` is a folder where a file is expected, or an
+            output (or its `.meta.json`) would replace the Keras model's.
     """
     out = Path(out)
     if quant != "all" and out.is_dir():
         raise FerEdgeError(f"--out {out} is a folder; give a .tflite file name (or use --quant all)")
     folder = out if quant == "all" else out.parent
+    finals = [folder / f"{Path(keras_path).stem}_{q}.tflite" for q in QUANTIZATIONS] if quant == "all" else [out]
+    for final in finals:  # the staged files are checked by name only; their destinations are what counts
+        require_distinct_output(final, [keras_path])
     with staged_folder(folder) as stage:
         if quant == "all":
             staged = convert_all(keras_path, stage, calibration, samples, seed, per_tensor)

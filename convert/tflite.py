@@ -17,6 +17,7 @@ from fer_edge.convert.calibration import calibration_pixels
 from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.files import ensure_folder, write_atomic
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
+from fer_edge.model_files import require_distinct_output
 from fer_edge.native_logs import native_stderr_silenced
 from fer_edge.preprocess import normalize
 from fer_edge.tflite_metadata import DIGEST_KEY, METADATA_NAME, UNSEALED, read_embedded_json, seal
@@ -111,9 +112,11 @@ def convert_model(keras_path: str | Path, out: str | Path, quant: str = "fp32",
 
     Raises:
         FerEdgeError: unknown precision, int8 without calibration data, `per_tensor` with another
-            precision, unreadable model, or a conversion TensorFlow rejects.
+            precision, unreadable model, a conversion TensorFlow rejects, or an `out` (or its `.meta.json`)
+            that would replace the model's.
     """
     _check_request(quant, calibration, per_tensor)
+    require_distinct_output(out, [keras_path])
     model, metadata = load_keras_model(keras_path)
     pixels = calibration_pixels(calibration, metadata.preprocessing, samples, seed) if quant == "int8" else None
     try:

@@ -8,7 +8,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fer_edge.errors import FerEdgeError, ModelError
+from fer_edge.errors import FerEdgeError, ModelError, OutputError
 
 if TYPE_CHECKING:
     from fer_edge.metadata import ModelMetadata
@@ -104,3 +104,21 @@ def require_keras_archive(path: Path) -> None:
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path} is not a Keras model: a .keras file is the zip archive Keras 3 saves "
                          "(model.save('name.keras')); this one is damaged or of another format")
+
+
+def require_distinct_output(out: str | Path, inputs) -> None:
+    """Refuse an output model that would replace one of the input models, or the `.meta.json` of one.
+
+    Raises:
+        OutputError: `out` is an input's path, or shares an input's metadata file (`a.tflite` beside `a.keras`).
+    """
+    from fer_edge.metadata import sidecar_path
+
+    out = Path(out)
+    for source in map(Path, inputs):
+        if out.resolve() == source.resolve():
+            raise OutputError(f"--out {out} is the input model {source}: writing it would replace that model; "
+                              "choose another path")
+        if sidecar_path(out).resolve() == sidecar_path(source).resolve():
+            raise OutputError(f"--out {out} would write its metadata to {sidecar_path(out)}, the metadata of the "
+                              f"input model {source}; choose another name (e.g. {out.stem}_new{out.suffix})")

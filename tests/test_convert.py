@@ -14,7 +14,7 @@ from fer_edge.convert.tflite import QUANTIZATIONS, convert_model
 from fer_edge.convert.verify import verify
 from fer_edge.cli import cli
 from fer_edge.dataset import load_labeled_folder
-from fer_edge.errors import DatasetError, FerEdgeError, ModelError
+from fer_edge.errors import DatasetError, FerEdgeError, ModelError, OutputError
 from fer_edge.interpreter import TFLiteClassifier, interpreter_module
 from fer_edge.preprocess import Preprocessing
 from fer_edge.tflite_metadata import read_embedded_json
@@ -180,6 +180,21 @@ def test_verify_refuses_a_tflite_model_converted_from_another_model(trained, con
         verify(other, converted["fp32"].path, data, split="val")
     result = CliRunner().invoke(cli, ["verify", str(other), str(converted["fp32"].path), str(data)])
     assert result.exit_code == 1 and "pass the .keras model it was converted from" in result.output
+
+
+def test_convert_never_writes_over_the_keras_model_or_its_metadata(trained, tmp_path):
+    model, data, _ = trained
+    keras_copy, meta_copy = tmp_path / "m.keras", tmp_path / "m.meta.json"
+    keras_copy.write_bytes(model.read_bytes())
+    meta_copy.write_text(model.with_name("model.meta.json").read_text())
+    before = (keras_copy.read_bytes(), meta_copy.read_bytes())
+    for out, message in ((tmp_path / "m.tflite", "would write its metadata to"), (keras_copy, "is the input model")):
+        result = CliRunner().invoke(cli, ["convert", str(keras_copy), "--quant", "fp32", "--out", str(out)])
+        assert result.exit_code == 1 and result.output.startswith("Error: --out") and message in result.output
+    with pytest.raises(OutputError, match="would write its metadata to"):
+        convert_model(keras_copy, tmp_path / "m.tflite", "fp32")
+    assert (keras_copy.read_bytes(), meta_copy.read_bytes()) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["m.keras", "m.meta.json"]
 
 
 def test_cli_int8_without_calibration(trained, tmp_path):

@@ -87,6 +87,17 @@ def test_a_member_sharing_no_label_with_the_first_is_refused():
         build_ensemble([a, b, c], [meta_a, meta_b, meta_c])
 
 
+def test_the_ensemble_command_never_replaces_a_member(tmp_path):
+    paths = []
+    for index in (1, 2):
+        model, metadata = member(("a", "b"), index)
+        paths.append(save_keras_model(model, metadata, tmp_path / f"m{index}.keras"))
+    before = [path.read_bytes() for path in paths]
+    result = CliRunner().invoke(cli, ["ensemble", *map(str, paths), "--out", str(paths[0])])
+    assert result.exit_code == 1 and "Error: --out" in result.output and "would replace that model" in result.output
+    assert [path.read_bytes() for path in paths] == before
+
+
 def test_ensemble_command_saves_a_model_that_loads_and_predicts(tmp_path):
     paths = []
     for seed in (1, 2):

@@ -6,9 +6,10 @@ import zipfile
 
 import pytest
 
-from fer_edge.errors import ModelError
+from fer_edge.errors import ModelError, OutputError
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
-from fer_edge.model_files import SHIPPED_MODELS, load_model_metadata, resolve_model, shipped_model_path
+from fer_edge.model_files import (SHIPPED_MODELS, load_model_metadata, require_distinct_output, resolve_model,
+                                  shipped_model_path)
 from fer_edge.preprocess import Preprocessing
 
 
@@ -72,3 +73,16 @@ def test_model_metadata_refuses_a_damaged_keras_file_and_other_types(tmp_path):
         archive.writestr("config.json", "{}")
     with pytest.raises(ModelError, match=r"model metadata not found: .*m\.meta\.json \(a fer-edge model keeps"):
         load_model_metadata(keras_file)
+
+
+def test_an_output_never_replaces_an_input_model_or_its_metadata(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inputs = [tmp_path / "a.keras", tmp_path / "b.keras"]
+    with pytest.raises(OutputError, match=r"--out b\.keras is the input model .*b\.keras: writing it would replace"):
+        require_distinct_output("b.keras", inputs)  # the same file under another spelling
+    with pytest.raises(OutputError, match=r"--out .*a\.tflite would write its metadata to .*a\.meta\.json, the "
+                                          r"metadata of the input model .*a\.keras; choose another name "
+                                          r"\(e\.g\. a_new\.tflite\)"):
+        require_distinct_output(tmp_path / "a.tflite", inputs)
+    require_distinct_output(tmp_path / "a_int8.tflite", inputs)  # no clash: nothing raised
+    require_distinct_output(tmp_path / "sub" / "a.keras", inputs)

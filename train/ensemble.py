@@ -11,6 +11,7 @@ import numpy as np
 from fer_edge.errors import FerEdgeError
 from fer_edge.labels import canonical_label
 from fer_edge.metadata import ModelMetadata
+from fer_edge.model_files import require_distinct_output
 from fer_edge.train.keras_io import load_keras_model, save_keras_model
 from fer_edge.train.layers import Mirror
 
@@ -93,7 +94,12 @@ def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata], we
 
 
 def ensemble_file(paths: list[str | Path], out: str | Path, weights: list[float] | None = None) -> Path:
-    """Build the ensemble of the `.keras` models at `paths` and save it (with its metadata) to `out`."""
+    """Build the ensemble of the `.keras` models at `paths` and save it (with its metadata) to `out`.
+
+    Raises:
+        FerEdgeError: unreadable or incompatible members (see `build_ensemble`), or an `out` that would replace one.
+    """
+    require_distinct_output(out, paths)
     loaded = [load_keras_model(path) for path in paths]
     model, metadata = build_ensemble([m for m, _ in loaded], [meta for _, meta in loaded], weights)
     logger.info("ensemble of %d models, labels %s", len(paths), list(metadata.labels))

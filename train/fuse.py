@@ -14,6 +14,7 @@ from fer_edge.dataset import load_labeled_folder
 from fer_edge.errors import FerEdgeError
 from fer_edge.evaluation import map_classes_to_labels
 from fer_edge.metadata import TTA_MODES, ModelMetadata
+from fer_edge.model_files import require_distinct_output
 from fer_edge.preprocess import normalize
 from fer_edge.train.heads import (AUX_HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
                                   fuse_heads, head_logits, mixture_model, weights_text)
@@ -145,15 +146,15 @@ def fuse_heads_file(heads_paths: list[str | Path], data: str | Path, aux_data: s
 
     Raises:
         FerEdgeError: not two-head models, models that differ in labels, data whose classes they lack,
-            or a bad `tta`.
+            a bad `tta`, or an `out` that would replace one of the models.
     """
-    paths = [Path(path) for path in heads_paths]
+    require_distinct_output(out, paths := [Path(path) for path in heads_paths])
     per_member_tta, in_graph, runtime_tta, scored_tta = _tta_plan(tta, len(paths))
     members, member_metadata, aux_labels = load_members(paths)
     metadata = member_metadata[0]
     mapping = class_mapping(aux_labels, metadata.labels)
     primary, aux = (head_scores(members, metadata, Path(folder), per_member_tta) for folder in (data, aux_data))
-    weights = np.linspace(0.0, 1.0, 11 if per_member else 41)
+    weights = np.linspace(0.0, 1.0, 11 if per_member else 41)  # aux weights tried
     fusion, sweep = choose_fusion(primary, aux, mapping, goal, weights, per_member, space)
     describe = partial(_fused_metadata, aux_labels=aux_labels, goal=goal, data=data, aux_data=aux_data)
     fused_metadata = describe(metadata, fusion, tta=runtime_tta, scored_tta=scored_tta)

@@ -11,6 +11,7 @@ import numpy as np
 from fer_edge.dataset import load_dataset
 from fer_edge.errors import FerEdgeError
 from fer_edge.metadata import ModelMetadata
+from fer_edge.model_files import require_distinct_output
 from fer_edge.preprocess import normalize
 from fer_edge.train.heads import AUX_HEAD, HEAD, model_input
 from fer_edge.train.keras_io import load_keras_model, save_keras_model
@@ -42,8 +43,10 @@ def add_head_file(model_path: str | Path, data: str | Path, out: str | Path, lab
     features of `data`'s training split; the model's own head becomes the second (aux) head.
 
     Raises:
-        FerEdgeError: a two-head model already, or an architecture without a `probabilities` layer.
+        FerEdgeError: a two-head model already, an architecture without a `probabilities` layer, or an `out`
+            that would replace the model.
     """
+    require_distinct_output(out, [model_path])
     model, metadata = load_keras_model(model_path)
     if len(model.outputs) > 1 or "aux_labels" in metadata.extra:
         raise FerEdgeError(f"{model_path} already has two heads")
