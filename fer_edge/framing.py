@@ -117,6 +117,25 @@ def mirror_gain(classifier, pixels: np.ndarray, labels: np.ndarray) -> tuple[flo
     return plain, mirrored
 
 
+def calibration_target(model: str | Path) -> Path:
+    """The metadata file a calibration is recorded into: a `.keras` model's `.meta.json` (conversion embeds it), or
+    that of a `.tflite` model without embedded metadata.
+
+    Raises:
+        FerEdgeError: a missing model, or a `.tflite` with embedded metadata (which a sidecar could never change).
+    """
+    from fer_edge.metadata import sidecar_path
+    from fer_edge.model_files import resolve_model
+    from fer_edge.tflite_metadata import read_embedded_json
+
+    path = resolve_model(model)
+    if path.suffix == ".tflite" and read_embedded_json(path.read_bytes()) is not None:
+        raise FerEdgeError(f"a calibration is recorded in a .keras model's metadata, before converting; {model} has "
+                           "its metadata embedded, which a .meta.json beside it cannot change: calibrate the .keras "
+                           "model it came from and convert it again (--json keeps this calibration)")
+    return sidecar_path(path)
+
+
 def record_calibration(metadata_path: str | Path, framings: list[Framing], tta: str | None) -> None:
     """Write calibrated geometries (and the TTA default, unless None) into a model's metadata file."""
     from fer_edge.metadata import load_metadata, save_metadata

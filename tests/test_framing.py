@@ -10,9 +10,10 @@ import pytest
 
 from conftest import FACE_PHOTO
 from fer_edge.crops import CropGeometry, crop_face
-from fer_edge.errors import DatasetError
+from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.faces import DetectorOptions, FaceBox, create_detector
-from fer_edge.framing import calibrate, central_face, framed, measure_framing, record_calibration
+from fer_edge.framing import (calibrate, calibration_target, central_face, framed, measure_framing,
+                              record_calibration)
 from fer_edge.images import read_image
 from fer_edge.metadata import load_metadata
 from fer_edge.model_files import default_model_path
@@ -116,6 +117,8 @@ def test_calibrate_write_refuses_a_model_with_embedded_metadata_before_the_work(
     from fer_edge.cli import cli
 
     monkeypatch.setattr("fer_edge.framing.calibrate", lambda *a, **k: pytest.fail("calibrated anyway"))
+    with pytest.raises(FerEdgeError, match="has its metadata embedded"):
+        calibration_target("accurate")
     shipped = default_model_path()
     model = tmp_path / "m.tflite"
     shutil.copy(shipped, model)
@@ -125,6 +128,6 @@ def test_calibrate_write_refuses_a_model_with_embedded_metadata_before_the_work(
     for name in (str(model), "default"):
         result = CliRunner().invoke(cli, ["calibrate", name, str(crops_of_known_framing), "--write"])
         assert result.exit_code == 1
-        assert result.output.startswith(f"Error: --write records into a .keras model's metadata, before converting; "
-                                        f"{name} has its metadata embedded")
+        assert result.output.startswith(f"Error: a calibration is recorded in a .keras model's metadata, before "
+                                        f"converting; {name} has its metadata embedded")
     assert sidecar.read_bytes() == before

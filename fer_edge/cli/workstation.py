@@ -134,9 +134,9 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
     Example: fer-edge calibrate runs/x/model.keras ../shared/data/ferplus/valid --detector yunet --write
     """
     from fer_edge.framing import calibrate as run_calibration
-    from fer_edge.framing import record_calibration
+    from fer_edge.framing import calibration_target, record_calibration
 
-    target = _calibration_target(model) if write else None  # refused before the work, not after
+    target = calibration_target(model) if write else None  # refused before the work, not after
     result = run_calibration(model, data, detectors, limit, progress=True)
     rows = [[f.detector, f"{f.detected}/{f.faces}", f"{f.geometry.scale:.3f}",
              f"{f.scale_quartiles[0]:.3f}-{f.scale_quartiles[2]:.3f}", f"{f.geometry.shift_y:+.3f}",
@@ -150,22 +150,6 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
         recorded = result.tta if tta == "auto" else tta
         record_calibration(target, list(result.framings), recorded)
         click.echo(f"recorded in {target} (tta {recorded})")
-
-
-def _calibration_target(model: str) -> Path:
-    """The metadata file `calibrate --write` records into: a `.keras` model's sidecar (conversion embeds it), or
-    the sidecar of a `.tflite` model without embedded metadata. An embedded copy would shadow the sidecar."""
-    from fer_edge.errors import FerEdgeError
-    from fer_edge.metadata import sidecar_path
-    from fer_edge.model_files import resolve_model
-    from fer_edge.tflite_metadata import read_embedded_json
-
-    path = resolve_model(model)
-    if path.suffix == ".tflite" and read_embedded_json(path.read_bytes()) is not None:
-        raise FerEdgeError(f"--write records into a .keras model's metadata, before converting; {model} has its "
-                           "metadata embedded, which a sidecar cannot change: calibrate the .keras model it came "
-                           "from and convert it again (--json keeps this calibration)")
-    return sidecar_path(path)
 
 
 @click.command("fuse-heads")
