@@ -24,7 +24,7 @@ from fer_edge.crops import crop_face
 from fer_edge.errors import DatasetError, ImageDecodeError
 from fer_edge.faces import DetectorOptions, create_detector
 from fer_edge.images import decode_image_scaled, scan_image_folder
-from fer_edge.files import append_line, ensure_folder, is_inside, open_append, write_atomic
+from fer_edge.files import append_line, ensure_folder, is_inside, open_append, write_atomic, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -212,5 +212,5 @@ def write_report(dst: Path) -> dict[str, dict[str, int]]:
     report = {"per_class": table,
               "no_face": sorted(r["source"] for r in records if r["status"] == "no_face"),
               "unreadable": sorted(r["source"] for r in records if r["status"] == "unreadable")}
-    write_atomic(dst / REPORT, (json.dumps(report, indent=2) + "\n").encode())
+    write_json(dst / REPORT, report)
     return table

@@ -9,7 +9,7 @@ from typing import Any
 
 from fer_edge.crops import CropGeometry
 from fer_edge.errors import FerEdgeError, ModelError
-from fer_edge.files import write_atomic
+from fer_edge.files import write_json
 from fer_edge.preprocess import Preprocessing
 
 FORMAT_VERSION = 1
@@ -89,7 +89,7 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 def save_metadata(metadata: ModelMetadata, path: str | Path) -> None:
     """Write metadata as pretty JSON, atomically."""
-    write_atomic(path, (json.dumps(metadata.to_dict(), indent=2) + "\n").encode())
+    write_json(path, metadata.to_dict())
 
 
 def load_metadata(path: str | Path) -> ModelMetadata:
