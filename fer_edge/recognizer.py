@@ -74,7 +74,8 @@ def to_rgb(image: np.ndarray, color: str | None) -> np.ndarray:
     """An image array in the named colour order as RGB uint8 (the one conversion, at the boundary).
 
     Raises:
-        FerEdgeError: no or an unknown colour order, or an array that is not an 8-bit image.
+        FerEdgeError: no or an unknown colour order, an array that is not an 8-bit image, or
+            one whose shape does not match `color` (a 2-D array must be called "gray").
     """
     import cv2
 
@@ -86,7 +87,10 @@ def to_rgb(image: np.ndarray, color: str | None) -> np.ndarray:
         raise FerEdgeError(f"expected an 8-bit image array (uint8), got {image.dtype}")
     if image.size == 0:
         raise FerEdgeError(f"the image array is empty (shape {image.shape})")
-    if color == "gray" or image.ndim == 2:
+    if image.ndim == 2 and color != "gray":
+        raise FerEdgeError(f"a 2-D array (shape {image.shape}) is a gray image, not {color}: "
+                           "pass color='gray'")
+    if color == "gray":
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[..., 0]
         if image.ndim != 2:

@@ -77,6 +77,9 @@ def test_gray_arrays_are_accepted_with_their_colour_order(recognizer, face_photo
     (np.zeros((4, 64, 64, 3), np.uint8), "rgb", "shape"),
     (np.zeros((0, 0, 3), np.uint8), "rgb", "empty"),
     (np.zeros((0, 64), np.uint8), "gray", "empty"),
+    (np.zeros((64, 64), np.uint8), "rgb", r"\(shape \(64, 64\)\) is a gray image, not rgb: pass color='gray'"),
+    (np.zeros((64, 64), np.uint8), "bgr", "pass color='gray'"),
+    (np.zeros((64, 64, 3), np.uint8), "gray", r"gray image must be \(H, W\) or \(H, W, 1\)"),
     (None, "rgb", r"path or an 8-bit image array, got NoneType$"),
     (b"\xff\xd8\xff", None, r"got bytes \(decode bytes with fer_edge.images.decode_image first\)"),
 ])
