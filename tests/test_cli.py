@@ -47,7 +47,18 @@ def test_version_and_group_help():
 def test_train_reports_and_writes_model(cli_run):
     run, output = cli_run
     assert "best epoch" in output and "images/s" in output
+    rate = float(output.split("training throughput: ")[1].split(" images/s")[0])
+    assert rate > 0
     assert (run / "model.keras").exists()
+
+
+@pytest.mark.parametrize("rate, text", [(28709.4, "28709 images/s"), (190.6, "191 images/s"),
+                                        (56.34, "56.3 images/s"), (0.4123, "0.412 images/s"),
+                                        (0.0, "not measured (no epoch ran)")])
+def test_training_throughput_keeps_three_digits(rate, text):
+    from fer_edge.cli.workstation import throughput_text
+
+    assert throughput_text(rate).startswith(text)
 
 
 def test_train_refuses_an_existing_run(cli_run, synthetic_faces):

@@ -78,10 +78,18 @@ def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
     options["aux_labels"] = str(options["aux_labels"] or "")
     result = training.train(data, run_dir, training.TrainOptions(**options), resume=resume)
     click.echo(f"best epoch {result.best_epoch}: val accuracy {result.best_val_accuracy:.4f}")
-    click.echo(f"training throughput: {result.train_images_per_second:.0f} images/s (median epoch)")
+    click.echo(f"training throughput: {throughput_text(result.train_images_per_second)}")
     if result.skipped_files:
         click.echo(f"skipped {result.skipped_files} unreadable file(s); see the warnings above")
     click.echo(f"model: {result.model_path}")
+
+
+def throughput_text(images_per_second: float) -> str:
+    """Training speed for people: whole numbers, three significant digits below 100 (a toy run, 0.4)."""
+    if images_per_second <= 0:
+        return "not measured (no epoch ran)"
+    digits = f"{images_per_second:.0f}" if images_per_second >= 100 else f"{images_per_second:.3g}"
+    return f"{digits} images/s (median epoch)"
 
 
 @click.command()
