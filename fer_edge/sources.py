@@ -77,6 +77,21 @@ POLL_S = 0.1
 _END = object()
 
 
+def open_failure(spec: str, timeout_s: float) -> str:
+    """Why OpenCV could not open `spec`, in the words of what it looks like: camera, stream or file."""
+    if spec.isdigit():
+        return (f"cannot open camera {spec!r}; check that it is connected (ls /dev/video*) and that this "
+                "user is in the video group")
+    if "://" in spec:
+        return (f"cannot open stream {spec!r} (no answer within {timeout_s:g} s); check the URL, "
+                "the credentials in it and that the camera or server is up")
+    if not Path(spec).exists():
+        return (f"cannot open video source {spec!r}: no such file, and not a camera index (0), a URL "
+                "or picamera")
+    return (f"cannot open video file {spec!r}: OpenCV cannot decode it (damaged, not a video, or a codec "
+            "this OpenCV build lacks)")
+
+
 class OpenCVSource:
     """A camera index ("0"), a video file, or an RTSP/HTTP URL, through `cv2.VideoCapture`.
 
@@ -117,9 +132,7 @@ class OpenCVSource:
             capture = self._factory(target)
         if not capture.isOpened():
             capture.release()
-            kind = "camera" if self.spec.isdigit() else "video source"
-            raise FerEdgeError(f"cannot open {kind} {self.spec!r}; check the device, path or URL "
-                               "(cameras: is it connected and in the video group?)")
+            raise FerEdgeError(open_failure(self.spec, self.options.read_timeout_s))
         if self.spec.isdigit() and self.options.width:
             capture.set(self._cv2.CAP_PROP_FRAME_WIDTH, self.options.width)
             capture.set(self._cv2.CAP_PROP_FRAME_HEIGHT, self.options.height)

@@ -22,10 +22,16 @@ def test_video_file_source_yields_rgb_and_ends(red_video):
 
 
 def test_unopenable_sources(tmp_path):
-    with pytest.raises(FerEdgeError, match="cannot open video source"):
+    with pytest.raises(FerEdgeError, match=r"cannot open video source '.*missing\.mp4': no such file, and not a"):
         OpenCVSource(str(tmp_path / "missing.mp4"))
-    with pytest.raises(FerEdgeError, match="cannot open camera '9'"):
-        OpenCVSource("9", capture_factory=lambda target: FakeCapture([], opened=False))
+    (tmp_path / "junk.mp4").write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(FerEdgeError, match=r"cannot open video file '.*junk\.mp4': OpenCV cannot decode it"):
+        OpenCVSource(str(tmp_path / "junk.mp4"))
+    with pytest.raises(FerEdgeError, match=r"cannot open camera '9'; check that it is connected \(ls /dev/video"):
+        OpenCVSource("9", capture_factory=lambda target, *args: FakeCapture([], opened=False))
+    with pytest.raises(FerEdgeError, match=r"cannot open stream 'rtsp://kiosk/live' \(no answer within 5 s\)"):
+        OpenCVSource("rtsp://kiosk/live", SourceOptions(read_timeout_s=5.0),
+                     capture_factory=lambda target, *args: FakeCapture([], opened=False))
 
 
 @pytest.mark.parametrize("spec", ["", "  "])
