@@ -118,6 +118,7 @@ boot() {
 }
 
 main() {
+    local args=("$@")
     while [ $# -gt 0 ]; do
         case "$1" in
             --root) ROOT=${2:?--root needs a folder}; shift 2 ;;
@@ -126,6 +127,8 @@ main() {
             *) usage >&2; die "unknown option: $1" ;;
         esac
     done
+    [ "$(id -u)" -eq 0 ] || cannot "run as root (debootstrap, chroot and systemd-nspawn need it)"
+    private_mounts "${args[@]}"
     mkdir -p "$OUT"
     OUT=$(cd "$OUT" && pwd)
     trap cleanup EXIT

@@ -2,6 +2,16 @@
 # Sourced by emulated_pi.sh and booted_unit.sh: what a Debian root needs before install.sh runs in it.
 set -euo pipefail
 
+# private_mounts ARGS...: run the calling script again, with ARGS, in a private mount namespace (once), so that
+# the mounts it makes in its root exist only while it runs: a run killed before its cleanup (SIGKILL, a session
+# that ends) leaves none behind, and an rm -rf of the folder can never reach the host's /dev through them.
+private_mounts() {
+    [ -z "${FER_EDGE_PRIVATE_MOUNTS:-}" ] || return 0
+    command -v unshare >/dev/null || cannot "apt-get install util-linux (unshare keeps the root's mounts private)"
+    unshare --mount --propagation private true 2>/dev/null || cannot "unshare --mount is not permitted here"
+    FER_EDGE_PRIVATE_MOUNTS=1 exec unshare --mount --propagation private -- bash "$0" "$@"
+}
+
 # release_stale_mounts ROOT: lazily unmount whatever is still mounted inside ROOT, deepest first: a run killed
 # before its cleanup leaves the host's /dev bound there, and a later rm -rf of the folder would reach into it.
 release_stale_mounts() {

@@ -149,6 +149,8 @@ main() {
     parse_args "$@"
     native_python
     [ -d "$PHOTOS" ] || die "no photos at $PHOTOS (../shared/data/photos)"
+    [ "$(id -u)" -eq 0 ] || cannot "run as root (binfmt_misc, chroot and mounts need it)"
+    private_mounts "$@"
     mkdir -p "$OUT"
     OUT=$(cd "$OUT" && pwd)
     ROOT=$(mkdir -p "$ROOT" && cd "$ROOT" && pwd)

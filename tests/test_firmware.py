@@ -67,6 +67,36 @@ def test_the_emulation_refuses_a_native_python_that_cannot_run(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing registered, built or written
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="mounting needs root and unshare")
+def test_a_killed_run_leaves_no_mount_behind(tmp_path):
+    """The scripts mount in a private namespace: SIGKILL skips their cleanup, yet nothing stays mounted outside.
+
+    (A killed run used to leave the host's /dev bound in its root; an rm -rf of the checkout then deleted /dev.)
+    """
+    root, ready = tmp_path / "root", tmp_path / "ready"
+    root.mkdir()
+    script = tmp_path / "mounts.sh"
+    script.write_text(f"""set -euo pipefail
+cannot() {{ echo "cannot: $*" >&2; exit 77; }}
+. "{FIRMWARE / "chroot_mounts.sh"}"
+private_mounts "$@"
+mount -t tmpfs tmpfs "$1"
+touch "$1/inside" "$2"
+exec sleep 60
+""")
+    process = subprocess.Popen(["bash", str(script), str(root), str(ready)])
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), f"the script did not mount (exit {process.poll()})"
+        assert str(root) not in Path("/proc/self/mounts").read_text() and list(root.iterdir()) == []
+    finally:
+        process.kill()
+        process.wait(timeout=20)
+    assert str(root) not in Path("/proc/self/mounts").read_text() and list(root.iterdir()) == []
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
 def test_stale_mounts_in_a_root_are_released_deepest_first(tmp_path):
     """A run killed before its cleanup leaves mounts in the root; the next run must release them before it mounts
