@@ -41,7 +41,6 @@ cleanup() {
 }
 
 build_root() {
-    [ "$(id -u)" -eq 0 ] || cannot "run as root (debootstrap, chroot and systemd-nspawn need it)"
     command -v debootstrap >/dev/null || cannot "apt-get install debootstrap"
     command -v systemd-nspawn >/dev/null || cannot "apt-get install systemd-container"
     if [ -e "$ROOT/.fer-edge-root" ]; then

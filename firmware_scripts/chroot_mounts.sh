@@ -12,8 +12,8 @@ private_mounts() {
     FER_EDGE_PRIVATE_MOUNTS=1 exec unshare --mount --propagation private -- bash "$0" "$@"
 }
 
-# release_stale_mounts ROOT: lazily unmount whatever is still mounted inside ROOT, deepest first: a run killed
-# before its cleanup leaves the host's /dev bound there, and a later rm -rf of the folder would reach into it.
+# release_stale_mounts ROOT: lazily unmount whatever is still mounted inside ROOT, deepest first: a run from before
+# private_mounts, killed before its cleanup, left the host's /dev bound there, and an rm -rf would reach into it.
 release_stale_mounts() {
     local root mount
     root=$(realpath "$1")
