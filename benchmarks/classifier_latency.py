@@ -1,8 +1,8 @@
 """Classifier-only latency and accuracy of TFLite models on FER2013 val, side by side in one run.
 
 Usage: .venv/bin/python benchmarks/classifier_latency.py MODEL.tflite... [--peer-fer] [--data DIR] [--runs 300]
-           [--tta none,mirror]
-Each model classifies single faces (1 thread; with mirror TTA the face and its mirror image in one
+           [--tta none,mirror] [--threads 1,2]
+Each model classifies single faces (1 interpreter thread unless --threads says more; with mirror TTA the face and its mirror image in one
 batch, as the runtime does), timed over the same crops in interleaved rounds so that machine noise
 hits every model alike; accuracy is over all of DATA (a class a model lacks counts as wrong).
 """
@@ -39,15 +39,20 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--tta", default="none", help="modes to time for our models, e.g. none,mirror")
+    parser.add_argument("--threads", default="1", help="interpreter thread counts to time, e.g. 1,2")
     args = parser.parse_args()
-    modes = args.tta.split(",")
-    classifiers = {f"{path} ({mode})": apply_tta(TFLiteClassifier(path), mode) for path in args.models
-                   for mode in modes}
-    if args.peer_fer:
-        from fer_edge.peers import fer_peer
+    modes, thread_counts = args.tta.split(","), [int(n) for n in args.threads.split(",")]
+    classifiers = {}
+    for threads in thread_counts:
+        suffix = "" if thread_counts == [1] else f", {threads} threads"
+        for path in args.models:
+            classifier = TFLiteClassifier(path, threads)
+            classifiers.update({f"{path} ({mode}{suffix})": apply_tta(classifier, mode) for mode in modes})
+        if args.peer_fer:
+            from fer_edge.peers import fer_peer
 
-        peer = fer_peer()[1]
-        classifiers.update({f"fer (mini-Xception) ({mode})": apply_tta(peer, mode) for mode in modes})
+            peer = fer_peer(threads)[1]
+            classifiers.update({f"fer (mini-Xception) ({mode}{suffix})": apply_tta(peer, mode) for mode in modes})
     results, inputs, host = {}, {}, host_info()
     for name, classifier in classifiers.items():
         score, pixels = accuracy(classifier, args.data)
