@@ -44,7 +44,7 @@ def main() -> None:
     modes, thread_counts = args.tta.split(","), [int(n) for n in args.threads.split(",")]
     classifiers = {}
     for threads in thread_counts:
-        suffix = "" if thread_counts == [1] else f", {threads} threads"
+        suffix = "" if thread_counts == [1] else f", {threads} thread{'s' if threads > 1 else ''}"
         for path in args.models:
             classifier = TFLiteClassifier(path, threads)
             classifiers.update({f"{path} ({mode}{suffix})": apply_tta(classifier, mode) for mode in modes})
