@@ -24,3 +24,22 @@ if TINY not in model_names():
                 keras.layers.Dense(num_classes, activation="softmax", name="probabilities"),
             ]
         )
+
+TINY_BN = "tiny_test_bn_cnn"
+
+if TINY_BN not in model_names():
+
+    @register_model(TINY_BN)
+    def tiny_test_bn_cnn(num_classes: int, input_shape: tuple[int, int, int]) -> keras.Model:
+        """`tiny_test_cnn` with batch normalization: moving statistics for the weight-averaging tests."""
+        return keras.Sequential(
+            [
+                keras.Input(shape=input_shape),
+                keras.layers.Conv2D(8, 3, use_bias=False),
+                keras.layers.BatchNormalization(name="bn"),
+                keras.layers.ReLU(),
+                keras.layers.MaxPooling2D(4),
+                keras.layers.Flatten(),
+                keras.layers.Dense(num_classes, activation="softmax", name="probabilities"),
+            ]
+        )

@@ -17,7 +17,7 @@ from fer_edge.train import training
 from fer_edge.train.keras_io import load_keras_model
 from fer_edge.train.pipeline import make_dataset
 from fer_edge.train.training import TrainOptions, balanced_class_weights, read_history, train
-from helpers import TINY
+from helpers import TINY, TINY_BN
 
 FAST = dict(arch=TINY, epochs=3, image_size=32, batch_size=16, augment=False, verbose=0, learning_rate=0.01)
 
@@ -278,7 +278,12 @@ def test_a_missing_data_folder_is_refused_before_the_run_folder_is_made(tmp_path
 
 def _weights(path):
     model = keras.saving.load_model(path)
-    return np.concatenate([w.numpy().ravel() for w in model.trainable_weights])  # batch-norm statistics aren't averaged
+    return np.concatenate([w.numpy().ravel() for w in model.trainable_weights])
+
+
+def _statistics(path):
+    model = keras.saving.load_model(path)
+    return np.concatenate([w.numpy().ravel() for w in model.non_trainable_weights])  # moving means and variances
 
 
 def test_ema_validates_and_saves_the_averaged_weights(synthetic_faces, tmp_path):
@@ -307,6 +312,55 @@ def test_ema_run_resumes_with_its_average(synthetic_faces, tmp_path, monkeypatch
     initial, trained, averaged = (_weights(r.model_path) for r in (start, raw, resumed))
     # the backup carried the average over: restarted at the resumed weights, it would sit two epochs away
     assert np.abs(averaged - initial).mean() < 0.5 * np.abs(trained - initial).mean()
+
+
+def test_ema_averages_the_batch_norm_statistics_too(synthetic_faces, tmp_path):
+    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "arch": TINY_BN, "epochs": 1}))
+    common = {**FAST, "arch": TINY_BN, "epochs": 2, "init_from": str(start.model_path)}
+    raw = train(synthetic_faces, tmp_path / "raw", TrainOptions(**common))
+    slow = train(synthetic_faces, tmp_path / "ema", TrainOptions(**common, ema=0.999999))
+    initial, trained, averaged = (_statistics(r.model_path) for r in (start, raw, slow))
+    assert np.abs(trained - initial).mean() > 1e-3  # training moved the statistics
+    # averaged like the weights, they stay near the first step's; the raw model's would sit where training went
+    assert np.abs(averaged - initial).mean() < 0.1 * np.abs(trained - initial).mean()
+    assert slow.history["loss"] == pytest.approx(raw.history["loss"], rel=1e-4)  # training itself is unchanged
+
+
+def test_ema_run_resumes_with_its_statistics_average(synthetic_faces, tmp_path, monkeypatch):
+    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "arch": TINY_BN, "epochs": 1}))
+    common = {**FAST, "arch": TINY_BN, "epochs": 3, "init_from": str(start.model_path)}
+    raw = train(synthetic_faces, tmp_path / "raw", TrainOptions(**common))
+    options, run = TrainOptions(**common, ema=0.999999), tmp_path / "run"
+    original = training._callbacks
+    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        train(synthetic_faces, run, options)
+    assert (run / "backup" / "averaged-statistics.npz").exists()
+    monkeypatch.setattr(training, "_callbacks", original)
+    resumed = train(synthetic_faces, run, options, resume=True)
+    initial, trained, averaged = (_statistics(r.model_path) for r in (start, raw, resumed))
+    # restarted from the resumed run's raw statistics, the average would sit two epochs away from the start
+    assert np.abs(averaged - initial).mean() < 0.1 * np.abs(trained - initial).mean()
+    assert not (run / "backup").exists()  # removed with the backup once the run finished
+
+
+def test_averaged_statistics_are_in_the_model_only_for_validation():
+    from fer_edge.train.callbacks import AveragedStatistics
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization(), keras.layers.Dropout(0.5)])
+    mean = model.layers[0].moving_mean
+    callback = AveragedStatistics(0.75, "unused.npz")
+    callback.set_model(model)
+    callback.on_train_begin()  # average = 0 (the initial moving mean); the dropout's integer seed state is left out
+    mean.assign(np.full(4, 4.0))
+    callback.on_train_batch_end(0)  # 0.75 x 0 + 0.25 x 4
+    callback.on_test_begin()
+    np.testing.assert_allclose(mean.numpy(), 1.0)
+    callback.on_test_end()
+    np.testing.assert_allclose(mean.numpy(), 4.0)
+    with callback.in_model():
+        np.testing.assert_allclose(mean.numpy(), 1.0)
+    np.testing.assert_allclose(mean.numpy(), 4.0)
 
 
 @pytest.mark.parametrize("value", ["nan", "-0.1", "11"])

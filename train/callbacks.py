@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
+import os
 import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from fer_edge.train.keras_io import save_model_file
 
@@ -56,12 +59,79 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             save_model_file(self.model, self.path)
 
 
-class AveragedWeightsCheckpoint(keras.callbacks.Callback):
-    """Runs a checkpoint callback with the optimizer's moving-average weights in the model, then the raw ones again."""
+class AveragedStatistics(keras.callbacks.Callback):
+    """A moving average of the batch-norm statistics, in the model wherever the averaged weights are.
 
-    def __init__(self, checkpoint: keras.callbacks.Callback):
+    The optimizer's `use_ema` averages trainable variables only, so the averaged weights would meet the
+    statistics of the raw ones (timm's EMA averages both). This keeps an average of the model's float
+    non-trainable variables with the same momentum, updated after every step; it is in the model during
+    validation (alongside `SwapEMAWeights`) and for `AveragedWeightsCheckpoint`, and saved to `path` at
+    every epoch's end so that a resumed run (`resume`) carries it over.
+    """
+
+    def __init__(self, momentum: float, path: str | Path, resume: bool = False):
         super().__init__()
-        self.checkpoint = checkpoint
+        self.momentum, self.path, self.resume = momentum, Path(path), resume
+        self._variables: list = []
+        self._averages: list[np.ndarray] = []
+        self._raw: list[np.ndarray] | None = None
+
+    def on_train_begin(self, logs=None):
+        self._variables = [v for v in self.model.non_trainable_variables if "float" in str(v.dtype)]
+        self._averages = [np.array(v.numpy()) for v in self._variables]
+        if self.resume and self.path.exists():
+            with np.load(self.path) as saved:
+                stored = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+            if [a.shape for a in stored] == [a.shape for a in self._averages]:
+                self._averages = stored
+            else:
+                logger.warning("%s does not match the model: the statistics' average restarts", self.path)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for index, variable in enumerate(self._variables):
+            self._averages[index] = self.momentum * self._averages[index] + (1 - self.momentum) * variable.numpy()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".partial.npz")
+        np.savez(partial, *self._averages)
+        os.replace(partial, self.path)
+
+    def on_test_begin(self, logs=None):
+        if self._variables and self._raw is None:
+            self._raw = self._swap_in(self._averages)
+
+    def on_test_end(self, logs=None):
+        if self._raw is not None:
+            self._swap_in(self._raw)
+            self._raw = None
+
+    @contextlib.contextmanager
+    def in_model(self):
+        """The averages in the model inside the `with` block, the raw statistics again after it."""
+        raw = self._swap_in(self._averages)
+        try:
+            yield
+        finally:
+            self._swap_in(raw)
+
+    def _swap_in(self, values: list[np.ndarray]) -> list[np.ndarray]:
+        """Assigns `values` to the statistics; returns the values they had."""
+        previous = [np.array(variable.numpy()) for variable in self._variables]
+        for variable, value in zip(self._variables, values):
+            variable.assign(value)
+        return previous
+
+
+class AveragedWeightsCheckpoint(keras.callbacks.Callback):
+    """Runs a checkpoint callback with the optimizer's moving-average weights in the model, then the raw ones again.
+
+    With `statistics`, the batch-norm statistics' average is in the model too.
+    """
+
+    def __init__(self, checkpoint: keras.callbacks.Callback, statistics: AveragedStatistics | None = None):
+        super().__init__()
+        self.checkpoint, self.statistics = checkpoint, statistics
 
     def set_model(self, model):
         super().set_model(model)
@@ -75,7 +145,8 @@ class AveragedWeightsCheckpoint(keras.callbacks.Callback):
         raw = [variable.numpy() for variable in variables]
         self.model.optimizer.finalize_variable_values(variables)
         try:
-            self.checkpoint.on_epoch_end(epoch, logs)
+            with self.statistics.in_model() if self.statistics else contextlib.nullcontext():
+                self.checkpoint.on_epoch_end(epoch, logs)
         finally:
             for variable, value in zip(variables, raw):
                 variable.assign(value)

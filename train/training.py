@@ -17,7 +17,8 @@ from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.files import ensure_folder, require_outside_data
 from fer_edge.images import require_dataset_folder
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
-from fer_edge.train.callbacks import AveragedWeightsCheckpoint, BestModelCheckpoint, ThroughputLogger, read_history
+from fer_edge.train.callbacks import (AveragedStatistics, AveragedWeightsCheckpoint, BestModelCheckpoint,
+                                      ThroughputLogger, read_history)
 from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, stream_seed
 from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
 from fer_edge.train.keras_io import save_keras_model
@@ -114,13 +115,15 @@ def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: T
     previous = read_history(run_dir / "history.csv") if resume else {}
     best_so_far = max(previous.get(options.monitor, [float("-inf")]))
     best = BestModelCheckpoint(run_dir / "best.keras", options.monitor, best_so_far)
-    # With EMA, validation and the best-epoch checkpoint see the averaged weights; training and the backup
-    # keep the raw ones (the averages are in the optimizer's state, which the backup saves).
-    ema = [keras.callbacks.SwapEMAWeights()] if options.ema else []
+    # With EMA, validation and the best-epoch checkpoint see the averaged weights and batch-norm statistics;
+    # training and the backup keep the raw ones (the weights' averages are in the optimizer's state, which the
+    # backup saves; the statistics' average is saved beside it).
+    statistics = AveragedStatistics(options.ema, run_dir / "backup" / "averaged-statistics.npz", resume)
+    ema = [keras.callbacks.SwapEMAWeights(), statistics] if options.ema else []
     callbacks = [  # the history row is written before the checkpoint: a kill between them never loses a row
         *ema,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
-        AveragedWeightsCheckpoint(best) if options.ema else best,
+        AveragedWeightsCheckpoint(best, statistics) if options.ema else best,
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         throughput,
     ]
