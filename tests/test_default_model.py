@@ -26,7 +26,7 @@ FER2013_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surpri
 FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 ACCURATE_FER2013, ACCURATE_FERPLUS = 0.6427, 0.8214
 """The accurate model as shipped (int8, no runtime TTA) on FER2013 val and FER+ valid: the README's figures."""
-DEFAULT_FER2013, DEFAULT_FERPLUS = 0.6372, 0.7800
+DEFAULT_FER2013, DEFAULT_FERPLUS = 0.6433, 0.7844
 """The default model as shipped (int8, mirror TTA), the same."""
 
 
@@ -105,7 +105,7 @@ def test_shipped_settings_on_both_label_sets():
     shipped = load_classifier("default")
     fer2013 = evaluate_classifier(shipped, FER2013, split="val").report
     assert fer2013.accuracy == pytest.approx(DEFAULT_FER2013, abs=0.0005)
-    assert fer2013.recall[fer2013.support > 0].min() == pytest.approx(0.30)  # disgust: 12 of 40
+    assert fer2013.recall[fer2013.support > 0].min() == pytest.approx(0.325)  # disgust: 13 of 40
     ferplus = evaluate_classifier(shipped, SHARED_DATA / "ferplus", split="valid").report
     assert ferplus.n == 3191 and ferplus.accuracy == pytest.approx(DEFAULT_FERPLUS, abs=0.0005)
 

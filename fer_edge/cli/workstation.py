@@ -226,6 +226,22 @@ def ensemble(models: tuple[Path, ...], out: Path, weights: str | None) -> None:
     click.echo(f"model: {path}")
 
 
+@click.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=OutputFile(), help="The averaged .keras model.")
+def soup(models: tuple[Path, ...], out: Path) -> None:
+    """Average the weights of MODELS, fine-tuned from one start, into one model (a model soup).
+
+    Every weight and batch-norm statistic is the members' mean: one model of the same size and speed,
+    often more accurate than each member. Models trained apart do not average; members must have the
+    same layers, labels and preprocessing (two-head models keep both heads).
+
+    Example: fer-edge soup runs/a/heads.keras runs/b/heads.keras --out runs/soup.keras
+    """
+    path = load_workstation("train.soup").soup_file(list(models), out)
+    click.echo(f"model: {path}")
+
+
 @click.command("add-head")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("data", type=DATA_DIR)
@@ -244,7 +260,7 @@ def add_head(model: Path, data: Path, out: Path, label_mode: str, epochs: int) -
     click.echo(f"model: {path}")
 
 
-COMMANDS = (train, demo, calibrate, fuse_heads, ensemble, add_head)
+COMMANDS = (train, demo, calibrate, fuse_heads, ensemble, soup, add_head)
 
 
 @click.command()
