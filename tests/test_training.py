@@ -286,10 +286,24 @@ def _statistics(path):
     return np.concatenate([w.numpy().ravel() for w in model.non_trainable_weights])  # moving means and variances
 
 
+def _start_and_raw(synthetic_faces, tmp_path, arch, epochs):
+    """A one-epoch start model, then `epochs` more from it without averaging: (start, raw run, options for more)."""
+    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "arch": arch, "epochs": 1}))
+    common = {**FAST, "arch": arch, "epochs": epochs, "init_from": str(start.model_path)}
+    return start, train(synthetic_faces, tmp_path / "raw", TrainOptions(**common)), common
+
+
+def _interrupted_and_resumed(synthetic_faces, run, options, monkeypatch):
+    original = training._callbacks
+    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
+    with pytest.raises(KeyboardInterrupt):
+        train(synthetic_faces, run, options)
+    monkeypatch.setattr(training, "_callbacks", original)
+    return train(synthetic_faces, run, options, resume=True)
+
+
 def test_ema_validates_and_saves_the_averaged_weights(synthetic_faces, tmp_path):
-    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "epochs": 1}))
-    common = {**FAST, "epochs": 2, "init_from": str(start.model_path)}
-    raw = train(synthetic_faces, tmp_path / "raw", TrainOptions(**common))
+    start, raw, common = _start_and_raw(synthetic_faces, tmp_path, TINY, 2)
     slow = train(synthetic_faces, tmp_path / "ema", TrainOptions(**common, ema=0.999999))
     initial, trained, averaged = (_weights(r.model_path) for r in (start, raw, slow))
     # a momentum this close to 1 keeps the average near the first step's weights, far from where training went
@@ -299,25 +313,16 @@ def test_ema_validates_and_saves_the_averaged_weights(synthetic_faces, tmp_path)
 
 
 def test_ema_run_resumes_with_its_average(synthetic_faces, tmp_path, monkeypatch):
-    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "epochs": 1}))
-    common = {**FAST, "epochs": 3, "init_from": str(start.model_path)}
-    raw = train(synthetic_faces, tmp_path / "raw", TrainOptions(**common))
-    options, run = TrainOptions(**common, ema=0.999999), tmp_path / "run"
-    original = training._callbacks
-    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
-    with pytest.raises(KeyboardInterrupt):
-        train(synthetic_faces, run, options)
-    monkeypatch.setattr(training, "_callbacks", original)
-    resumed = train(synthetic_faces, run, options, resume=True)
+    start, raw, common = _start_and_raw(synthetic_faces, tmp_path, TINY, 3)
+    resumed = _interrupted_and_resumed(synthetic_faces, tmp_path / "run", TrainOptions(**common, ema=0.999999),
+                                       monkeypatch)
     initial, trained, averaged = (_weights(r.model_path) for r in (start, raw, resumed))
     # the backup carried the average over: restarted at the resumed weights, it would sit two epochs away
     assert np.abs(averaged - initial).mean() < 0.5 * np.abs(trained - initial).mean()
 
 
 def test_ema_averages_the_batch_norm_statistics_too(synthetic_faces, tmp_path):
-    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "arch": TINY_BN, "epochs": 1}))
-    common = {**FAST, "arch": TINY_BN, "epochs": 2, "init_from": str(start.model_path)}
-    raw = train(synthetic_faces, tmp_path / "raw", TrainOptions(**common))
+    start, raw, common = _start_and_raw(synthetic_faces, tmp_path, TINY_BN, 2)
     slow = train(synthetic_faces, tmp_path / "ema", TrainOptions(**common, ema=0.999999))
     initial, trained, averaged = (_statistics(r.model_path) for r in (start, raw, slow))
     assert np.abs(trained - initial).mean() > 1e-3  # training moved the statistics
@@ -327,19 +332,12 @@ def test_ema_averages_the_batch_norm_statistics_too(synthetic_faces, tmp_path):
 
 
 def test_ema_run_resumes_with_its_statistics_average(synthetic_faces, tmp_path, monkeypatch):
-    start = train(synthetic_faces, tmp_path / "start", TrainOptions(**{**FAST, "arch": TINY_BN, "epochs": 1}))
-    common = {**FAST, "arch": TINY_BN, "epochs": 3, "init_from": str(start.model_path)}
-    raw = train(synthetic_faces, tmp_path / "raw", TrainOptions(**common))
-    options, run = TrainOptions(**common, ema=0.999999), tmp_path / "run"
-    original = training._callbacks
-    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
-    with pytest.raises(KeyboardInterrupt):
-        train(synthetic_faces, run, options)
-    assert (run / "backup" / "averaged-statistics.npz").exists()
-    monkeypatch.setattr(training, "_callbacks", original)
-    resumed = train(synthetic_faces, run, options, resume=True)
+    start, raw, common = _start_and_raw(synthetic_faces, tmp_path, TINY_BN, 3)
+    run = tmp_path / "run"
+    resumed = _interrupted_and_resumed(synthetic_faces, run, TrainOptions(**common, ema=0.999999), monkeypatch)
     initial, trained, averaged = (_statistics(r.model_path) for r in (start, raw, resumed))
-    # restarted from the resumed run's raw statistics, the average would sit two epochs away from the start
+    # saved in backup/ at the interruption: restarted from the resumed run's raw statistics, the average would
+    # sit two epochs away from the start
     assert np.abs(averaged - initial).mean() < 0.1 * np.abs(trained - initial).mean()
     assert not (run / "backup").exists()  # removed with the backup once the run finished
 
