@@ -118,8 +118,9 @@ def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: T
     # With EMA, validation and the best-epoch checkpoint see the averaged weights and batch-norm statistics;
     # training and the backup keep the raw ones (the weights' averages are in the optimizer's state, which the
     # backup saves; the statistics' average is saved beside it).
-    statistics = AveragedStatistics(options.ema, run_dir / "backup" / "averaged-statistics.npz", resume)
-    ema = [keras.callbacks.SwapEMAWeights(), statistics] if options.ema else []
+    statistics = AveragedStatistics(options.ema, run_dir / "backup" / "averaged-statistics.npz", resume) \
+        if options.ema else None
+    ema = [keras.callbacks.SwapEMAWeights(), statistics] if statistics else []
     callbacks = [  # the history row is written before the checkpoint: a kill between them never loses a row
         *ema,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
