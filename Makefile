@@ -68,10 +68,9 @@ test-device: $(DEVICE_VENV)/.installed
 # a FER+ head fitted on its frozen features (add-head), then trunk and both heads trained on together for 30 epochs
 # (FER+ votes, FER2013 labels as the second head), that model fine-tuned twice more (12 epochs at lr 5e-4, seed 11;
 # 40 epochs at lr 1e-3, seed 12) and the three averaged (fer-edge soup), the two heads' probabilities mixed with the
-# weights that keep
-# FER2013 val at 64.3% with every recall at 35% (a margin over the 63.47% and 30% goals: int8 moves a few of the
-# 40 disgust faces), chosen on FER+ valid; then calibrated, converted to every precision, verified and reported
-# (benchmarks/ship_model.sh).
+# weights that keep FER2013 val at 64.3% with every recall at 35% (a margin over the 63.47% and 30% goals: int8
+# moves a few of the 40 disgust faces), chosen on FER+ valid; then calibrated, converted to every precision,
+# verified and reported (benchmarks/ship_model.sh).
 FER2013 ?= ../shared/data/fer2013
 FERPLUS ?= ../shared/data/ferplus
 DEFAULT_RUN ?= runs/default

@@ -59,6 +59,17 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             save_model_file(self.model, self.path)
 
 
+@contextlib.contextmanager
+def restored(variables: list):
+    """Inside the `with` block `variables` may be assigned anything: their values come back after it."""
+    values = [np.array(variable.numpy()) for variable in variables]
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+
+
 class AveragedStatistics(keras.callbacks.Callback):
     """A moving average of the batch-norm statistics, in the model wherever the averaged weights are.
 
@@ -74,7 +85,7 @@ class AveragedStatistics(keras.callbacks.Callback):
         self.momentum, self.path, self.resume = momentum, Path(path), resume
         self._variables: list = []
         self._averages: list[np.ndarray] = []
-        self._raw: list[np.ndarray] | None = None
+        self._validation = contextlib.ExitStack()
 
     def on_train_begin(self, logs=None):
         self._variables = [v for v in self.model.non_trainable_variables if "float" in str(v.dtype)]
@@ -98,29 +109,19 @@ class AveragedStatistics(keras.callbacks.Callback):
         os.replace(partial, self.path)
 
     def on_test_begin(self, logs=None):
-        if self._variables and self._raw is None:
-            self._raw = self._swap_in(self._averages)
+        self._validation.close()  # a validation that never ended leaves nothing behind
+        self._validation.enter_context(self.in_model())
 
     def on_test_end(self, logs=None):
-        if self._raw is not None:
-            self._swap_in(self._raw)
-            self._raw = None
+        self._validation.close()
 
     @contextlib.contextmanager
     def in_model(self):
         """The averages in the model inside the `with` block, the raw statistics again after it."""
-        raw = self._swap_in(self._averages)
-        try:
+        with restored(self._variables):
+            for variable, average in zip(self._variables, self._averages):
+                variable.assign(average)
             yield
-        finally:
-            self._swap_in(raw)
-
-    def _swap_in(self, values: list[np.ndarray]) -> list[np.ndarray]:
-        """Assigns `values` to the statistics; returns the values they had."""
-        previous = [np.array(variable.numpy()) for variable in self._variables]
-        for variable, value in zip(self._variables, values):
-            variable.assign(value)
-        return previous
 
 
 class AveragedWeightsCheckpoint(keras.callbacks.Callback):
@@ -142,14 +143,9 @@ class AveragedWeightsCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         variables = self.model.trainable_variables
-        raw = [variable.numpy() for variable in variables]
-        self.model.optimizer.finalize_variable_values(variables)
-        try:
-            with self.statistics.in_model() if self.statistics else contextlib.nullcontext():
-                self.checkpoint.on_epoch_end(epoch, logs)
-        finally:
-            for variable, value in zip(variables, raw):
-                variable.assign(value)
+        with restored(variables), self.statistics.in_model() if self.statistics else contextlib.nullcontext():
+            self.model.optimizer.finalize_variable_values(variables)
+            self.checkpoint.on_epoch_end(epoch, logs)
 
 
 def read_history(csv_path: Path) -> dict[str, list[float]]:
