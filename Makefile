@@ -131,29 +131,32 @@ runs/two-head-s42-e48/heads.keras: | $(VENV)/.demo-installed
 runs/two-head-from-default/heads.keras: runs/default-heads.keras
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-from-default $(TWO_HEAD) --lr 1e-3 --epochs 30 --seed 11 \
 		--init-from runs/default-heads.keras
-# The two fine-tunes of it that the default averages (docs/experiments.md, "A soup of fine-tunes"; 17 and about 50 minutes here).
+# The two fine-tunes of it that the default averages (docs/experiments.md, "A soup of fine-tunes"; 17 and about
+# 50 minutes here).
 runs/default-finetune-12/heads.keras: runs/two-head-from-default/heads.keras
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/default-finetune-12 $(TWO_HEAD) --lr 5e-4 --epochs 12 --seed 11 \
 		--init-from runs/two-head-from-default/heads.keras
 runs/default-finetune-40/heads.keras: runs/two-head-from-default/heads.keras
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/default-finetune-40 $(TWO_HEAD) --lr 1e-3 --epochs 40 --seed 12 \
 		--init-from runs/two-head-from-default/heads.keras
-# The two-head-s42 recipe with weight averaging (--ema 0.999), against which it is measured (docs/experiments.md, "Weight
-# averaging"; about 80 minutes here; the measured run's history, options and fusion sweep are in docs/ema-experiment).
+# The two-head-s42 recipe with weight averaging (--ema 0.999), against which it is measured (docs/experiments.md,
+# "Weight averaging"; about 80 minutes here; the measured run's history, options and fusion sweep are in
+# docs/ema-experiment).
 EMA_RUN := runs/two-head-s42-ema
 $(EMA_RUN)/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(EMA_RUN) $(TWO_HEAD) --lr 2e-3 --epochs 32 --seed 42 --ema 0.999 \
 		$$(test -d $(EMA_RUN)/backup && echo --resume)
-# The same recipe with mixup (--mixup 0.2), measured against it like EMA (docs/experiments.md, "Mixup"; about 80 minutes here;
-# the measured run's history, options and fusion sweep are in docs/mixup-experiment). Resumes an interrupted run.
+# The same recipe with mixup (--mixup 0.2), measured against it like EMA (docs/experiments.md, "Mixup"; about 80
+# minutes here; the measured run's history, options and fusion sweep are in docs/mixup-experiment). Resumes an
+# interrupted run.
 MIXUP_RUN := runs/two-head-s42-mixup
 $(MIXUP_RUN)/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(MIXUP_RUN) $(TWO_HEAD) --lr 2e-3 --epochs 32 --seed 42 --mixup 0.2 \
 		$$(test -d $(MIXUP_RUN)/backup && echo --resume)
-# The two-head recipe on sepnet_wide (1.18M parameters, 40M MACs; docs/experiments.md, "A wider network"), 48 epochs at about
-# 4 minutes an epoch here (about 3.3 hours): the accurate model's first member (the measured run's heads, history
-# and options are in docs/wide-experiment/final). An interrupted run resumes from its backup/; a docs/wide-experiment/run checkpoint,
-# when one is committed, is copied in first, so a run can span sessions.
+# The two-head recipe on sepnet_wide (1.18M parameters, 40M MACs; docs/experiments.md, "A wider network"), 48 epochs
+# at about 4 minutes an epoch here (about 3.3 hours): the accurate model's first member (the measured run's heads,
+# history and options are in docs/wide-experiment/final). An interrupted run resumes from its backup/; a
+# docs/wide-experiment/run checkpoint, when one is committed, is copied in first, so a run can span sessions.
 # A run folder seeded from its checkpoint committed under docs/ (when it has none yet), so training resumes from it:
 # $(call seed_run,RUN,CHECKPOINT); an empty or absent CHECKPOINT seeds nothing.
 seed_run = test -d $(1) || test -z "$(2)" || ! test -d $(2) || { mkdir -p $(dir $(1)) && cp -r $(2) $(1); }
@@ -162,8 +165,9 @@ $(WIDE_RUN)/heads.keras: | $(VENV)/.demo-installed
 	$(call seed_run,$(WIDE_RUN),docs/wide-experiment/run)
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out $(WIDE_RUN) $(subst sepnet_deep,sepnet_wide,$(TWO_HEAD)) --lr 2e-3 \
 		--epochs 48 --seed 42 $$(test -d $(WIDE_RUN)/backup && echo --resume)
-# Experiment toward the accurate model's 83% (docs/experiments.md, "A wider network"): sepnet_wide trained on FER2013 alone
-# first, as the default's trunk was (its 80-epoch FER2013 head is what lets the accurate pair keep FER2013 val), with
+# Experiment toward the accurate model's 83% (docs/experiments.md, "A wider network"): sepnet_wide trained on
+# FER2013 alone first, as the default's trunk was (its 80-epoch FER2013 head is what lets the accurate pair keep
+# FER2013 val), with
 # the default trunk's recipe for 60 epochs (about 2.5 minutes an epoch here); then a FER+ head on its frozen features.
 # The finished run is committed in docs/wide-experiment/fer2013-run and taken as it is; WIDE_FER2013_FROM= (empty)
 # trains it again from scratch (resumable: a rerun of the same command goes on from runs/wide-fer2013/backup).
