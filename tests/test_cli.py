@@ -61,6 +61,14 @@ def test_training_throughput_keeps_three_digits(rate, text):
     assert throughput_text(rate).startswith(text)
 
 
+def test_a_two_head_runs_best_epoch_says_whose_accuracy_it_is():
+    from fer_edge.cli.workstation import best_epoch_text
+
+    assert best_epoch_text(16, 0.84926, two_heads=False) == "best epoch 16: val accuracy 0.8493"
+    text = best_epoch_text(16, 0.84926, two_heads=True)
+    assert text.startswith("best epoch 16: val accuracy 0.8493 (the first head alone") and "fuse-heads" in text
+
+
 def test_train_refuses_an_existing_run(cli_run, synthetic_faces):
     run, _ = cli_run
     result = CliRunner().invoke(cli, ["train", str(synthetic_faces), "--out", str(run), "--arch", TINY])

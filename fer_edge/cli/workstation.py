@@ -77,11 +77,20 @@ def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
     options["blend_labels"] = str(options["blend_labels"] or "")
     options["aux_labels"] = str(options["aux_labels"] or "")
     result = training.train(data, run_dir, training.TrainOptions(**options), resume=resume)
-    click.echo(f"best epoch {result.best_epoch}: val accuracy {result.best_val_accuracy:.4f}")
+    click.echo(best_epoch_text(result.best_epoch, result.best_val_accuracy, two_heads=bool(options["aux_labels"])))
     click.echo(f"training throughput: {throughput_text(result.train_images_per_second)}")
     if result.skipped_files:
         click.echo(f"skipped {result.skipped_files} unreadable file(s); see the warnings above")
     click.echo(f"model: {result.model_path}")
+
+
+def best_epoch_text(epoch: int, accuracy: float, two_heads: bool) -> str:
+    """The best epoch for people; with two heads, saying that its accuracy is the first head's alone."""
+    text = f"best epoch {epoch}: val accuracy {accuracy:.4f}"
+    if two_heads:
+        text += (" (the first head alone, without test-time augmentation; `fer-edge fuse-heads` scores the "
+                 "fused model on both label sets)")
+    return text
 
 
 def throughput_text(images_per_second: float) -> str:
