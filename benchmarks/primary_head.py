@@ -1,7 +1,8 @@
 """A two-head model's first (FER+) head alone, saved as a one-head model: e.g. a teacher for that head only.
 
 `fer-edge train --teacher` teaches the student's second head too when the teacher has one; a teacher
-made by this script teaches the first head alone, and the second learns from its labels:
+made by this script teaches the first head alone, and the second learns from its labels. It is the
+model a two-head run saves as `model.keras`, for two-head models committed without it:
 
     .venv/bin/python benchmarks/primary_head.py docs/wide-experiment/final/heads.keras runs/teachers/wide.keras
 """
@@ -16,11 +17,9 @@ from fer_edge.native_logs import quiet_native_libraries
 
 quiet_native_libraries()  # before fer_edge.train imports TensorFlow: its C++ start-up lines off, as in the CLI
 
-import keras  # noqa: E402
-
 from fer_edge.model_files import require_distinct_output  # noqa: E402
-from fer_edge.train.fuse import load_members  # noqa: E402
-from fer_edge.train.heads import HEAD, model_input  # noqa: E402
+from fer_edge.train.fuse import fused_model, load_members  # noqa: E402
+from fer_edge.train.heads import Fusion, class_mapping  # noqa: E402
 from fer_edge.train.keras_io import save_keras_model  # noqa: E402
 
 
@@ -31,8 +30,8 @@ def save_primary_head(heads_path: Path, out: Path) -> Path:
         FerEdgeError: `heads_path` is not a two-head model, or `out` would replace it.
     """
     require_distinct_output(out, [heads_path])
-    (heads,), (metadata,), _ = load_members([heads_path])
-    single = keras.Model(model_input(heads), heads.get_layer(HEAD).output, name=heads.name)
+    (heads,), (metadata,), aux_labels = load_members([heads_path])
+    single = fused_model(heads, metadata, class_mapping(aux_labels, metadata.labels), Fusion())  # aux weight 0
     extra = {key: value for key, value in metadata.extra.items() if key != "aux_labels"}
     return save_keras_model(single, replace(metadata, extra={**extra, "primary_head_of": str(heads_path)}), out)
 

@@ -24,7 +24,7 @@ quiet_native_libraries()  # before fer_edge.train imports TensorFlow: its C++ st
 from fer_edge.dataset import load_split  # noqa: E402
 from fer_edge.preprocess import normalize  # noqa: E402
 from fer_edge.train.fuse import load_members  # noqa: E402
-from fer_edge.train.heads import head_logits  # noqa: E402
+from fer_edge.train.heads import head_logits, softmax  # noqa: E402
 
 
 def fit(probabilities: np.ndarray, votes: np.ndarray) -> dict:
@@ -41,8 +41,7 @@ def split_fit(heads, metadata, folder: Path) -> dict:
     """`fit` of the primary head of two-head model `heads` on the vote folder `folder`."""
     _, split, _ = load_split(folder, metadata.preprocessing, label_mode="probability")
     logits, _ = head_logits(heads, normalize(split.pixels, metadata.preprocessing))
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return fit(shifted / shifted.sum(axis=1, keepdims=True), split.targets)
+    return fit(softmax(logits), split.targets)
 
 
 def main() -> None:

@@ -207,7 +207,8 @@ class FusionGoal:
     """Every aux class's recall at least this; the per-class bias is raised until it holds."""
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, classes) logits."""
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -218,8 +219,8 @@ def fused_probabilities(primary: np.ndarray, aux: np.ndarray, mapping: np.ndarra
     extra = np.asarray(fusion.bias) if fusion.bias else 0.0
     if fusion.space == "logit":
         centred = aux - aux.mean(axis=1, keepdims=True)
-        return _softmax((1.0 - w) * primary + w * centred @ mapping + extra)
-    scores = (1.0 - w) * _softmax(primary) + (_softmax(aux) @ mapping) * (w + extra)
+        return softmax((1.0 - w) * primary + w * centred @ mapping + extra)
+    scores = (1.0 - w) * softmax(primary) + (softmax(aux) @ mapping) * (w + extra)
     return scores / scores.sum(axis=1, keepdims=True)
 
 
