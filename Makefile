@@ -167,8 +167,8 @@ $(WIDE_RUN)/heads.keras: | $(VENV)/.demo-installed
 		--epochs 48 --seed 42 $$(test -d $(WIDE_RUN)/backup && echo --resume)
 # Experiment toward the accurate model's 83% (docs/experiments.md, "A wider network"): sepnet_wide trained on
 # FER2013 alone first, as the default's trunk was (its 80-epoch FER2013 head is what lets the accurate pair keep
-# FER2013 val), with
-# the default trunk's recipe for 60 epochs (about 2.5 minutes an epoch here); then a FER+ head on its frozen features.
+# FER2013 val), with the default trunk's recipe for 60 epochs (about 2.5 minutes an epoch here); then a FER+ head on
+# its frozen features.
 # The finished run is committed in docs/wide-experiment/fer2013-run and taken as it is; WIDE_FER2013_FROM= (empty)
 # trains it again from scratch (resumable: a rerun of the same command goes on from runs/wide-fer2013/backup).
 WIDE_FER2013_RUN := runs/wide-fer2013

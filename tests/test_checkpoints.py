@@ -13,18 +13,14 @@ from fer_edge.synthetic import write_synthetic_dataset
 from fer_edge.train import training
 from fer_edge.train.checkpoints import ResumedEarlyStopping, stream_seed
 from fer_edge.train.training import TrainOptions, read_history, train
-from test_training import FAST, InterruptAtEpoch
+from test_training import FAST, interrupt_after_two_epochs
 
 
 @pytest.fixture
 def interrupted(synthetic_faces, tmp_path, monkeypatch):
     """A run killed at the start of its third epoch (two epochs in history and checkpoint)."""
     run, options = tmp_path / "run", TrainOptions(**{**FAST, "epochs": 4})
-    original = training._callbacks
-    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
-    with pytest.raises(KeyboardInterrupt):
-        train(synthetic_faces, run, options)
-    monkeypatch.setattr(training, "_callbacks", original)
+    interrupt_after_two_epochs(synthetic_faces, run, options, monkeypatch)
     return synthetic_faces, run, options
 
 
@@ -112,11 +108,7 @@ def test_a_resumed_run_does_not_replay_the_first_epochs_batches(synthetic_faces,
 
     seen = _first_training_batch(monkeypatch)
     run, options = tmp_path / "run", TrainOptions(**{**FAST, "epochs": 4, "augment": True})
-    original = training._callbacks
-    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
-    with pytest.raises(KeyboardInterrupt):
-        train(synthetic_faces, run, options)
-    monkeypatch.setattr(training, "_callbacks", original)
+    interrupt_after_two_epochs(synthetic_faces, run, options, monkeypatch)
     shutil.copytree(run, tmp_path / "copy")
     train(synthetic_faces, run, options, resume=True)
     train(synthetic_faces, tmp_path / "copy", options, resume=True)

@@ -68,19 +68,23 @@ class InterruptAtEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_resume_continues_an_interrupted_run(synthetic_faces, tmp_path, monkeypatch):
-    run = tmp_path / "run"
-    options = TrainOptions(**{**FAST, "epochs": 4})
-
+def interrupt_after_two_epochs(data, run, options, monkeypatch) -> None:
+    """Train `run` on `data` with `options` until two epochs are done, then stop it as a kill would."""
     original = training._callbacks
     monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
     with pytest.raises(KeyboardInterrupt):
-        train(synthetic_faces, run, options)
+        train(data, run, options)
+    monkeypatch.setattr(training, "_callbacks", original)
+
+
+def test_resume_continues_an_interrupted_run(synthetic_faces, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    options = TrainOptions(**{**FAST, "epochs": 4})
+    interrupt_after_two_epochs(synthetic_faces, run, options, monkeypatch)
     assert (run / "backup").exists() and not (run / "model.keras").exists()
     assert len(read_history(run / "history.csv")["loss"]) == 2
     with pytest.raises(FerEdgeError, match="--resume"):
         train(synthetic_faces, run, options)
-    monkeypatch.setattr(training, "_callbacks", original)
     result = train(synthetic_faces, run, options, resume=True)
     assert [int(e) for e in result.history["epoch"]] == [0, 1, 2, 3]
     assert (run / "model.keras").exists() and not (run / "backup").exists()
@@ -293,15 +297,6 @@ def _start_and_raw(synthetic_faces, tmp_path, arch, epochs):
     return start, train(synthetic_faces, tmp_path / "raw", TrainOptions(**common)), common
 
 
-def _interrupted_and_resumed(synthetic_faces, run, options, monkeypatch):
-    original = training._callbacks
-    monkeypatch.setattr(training, "_callbacks", lambda *a: original(*a) + [InterruptAtEpoch(2)])
-    with pytest.raises(KeyboardInterrupt):
-        train(synthetic_faces, run, options)
-    monkeypatch.setattr(training, "_callbacks", original)
-    return train(synthetic_faces, run, options, resume=True)
-
-
 def test_ema_validates_and_saves_the_averaged_weights(synthetic_faces, tmp_path):
     start, raw, common = _start_and_raw(synthetic_faces, tmp_path, TINY, 2)
     slow = train(synthetic_faces, tmp_path / "ema", TrainOptions(**common, ema=0.999999))
@@ -314,8 +309,9 @@ def test_ema_validates_and_saves_the_averaged_weights(synthetic_faces, tmp_path)
 
 def test_ema_run_resumes_with_its_average(synthetic_faces, tmp_path, monkeypatch):
     start, raw, common = _start_and_raw(synthetic_faces, tmp_path, TINY, 3)
-    resumed = _interrupted_and_resumed(synthetic_faces, tmp_path / "run", TrainOptions(**common, ema=0.999999),
-                                       monkeypatch)
+    options, run = TrainOptions(**common, ema=0.999999), tmp_path / "run"
+    interrupt_after_two_epochs(synthetic_faces, run, options, monkeypatch)
+    resumed = train(synthetic_faces, run, options, resume=True)
     initial, trained, averaged = (_weights(r.model_path) for r in (start, raw, resumed))
     # the backup carried the average over: restarted at the resumed weights, it would sit two epochs away
     assert np.abs(averaged - initial).mean() < 0.5 * np.abs(trained - initial).mean()
@@ -333,11 +329,12 @@ def test_ema_averages_the_batch_norm_statistics_too(synthetic_faces, tmp_path):
 
 def test_ema_run_resumes_with_its_statistics_average(synthetic_faces, tmp_path, monkeypatch):
     start, raw, common = _start_and_raw(synthetic_faces, tmp_path, TINY_BN, 3)
-    run = tmp_path / "run"
-    resumed = _interrupted_and_resumed(synthetic_faces, run, TrainOptions(**common, ema=0.999999), monkeypatch)
+    options, run = TrainOptions(**common, ema=0.999999), tmp_path / "run"
+    interrupt_after_two_epochs(synthetic_faces, run, options, monkeypatch)
+    assert (run / "backup" / "averaged-statistics.npz").exists()
+    resumed = train(synthetic_faces, run, options, resume=True)
     initial, trained, averaged = (_statistics(r.model_path) for r in (start, raw, resumed))
-    # saved in backup/ at the interruption: restarted from the resumed run's raw statistics, the average would
-    # sit two epochs away from the start
+    # restarted from the resumed run's raw statistics, the average would sit two epochs away from the start
     assert np.abs(averaged - initial).mean() < 0.1 * np.abs(trained - initial).mean()
     assert not (run / "backup").exists()  # removed with the backup once the run finished
 
