@@ -10,8 +10,9 @@ import zipfile
 import h5py
 import keras
 import numpy as np
+import pytest
 
-from fer_edge.train.callbacks import BestModelCheckpoint, read_history
+from fer_edge.train.callbacks import BestModelCheckpoint, MeanMetric, read_history
 from fer_edge.train.radam import RAdam
 
 
@@ -88,3 +89,13 @@ def test_history_reads_back_per_metric(tmp_path):
                                                        "val_accuracy": [0.5, 0.625]}
     (tmp_path / "empty.csv").write_text("epoch,accuracy\n")
     assert read_history(tmp_path / "empty.csv") == {} and read_history(tmp_path / "absent.csv") == {}
+
+
+def test_mean_metric_joins_the_logs_the_later_callbacks_read():
+    mean = MeanMetric("val_heads_accuracy", ("val_probabilities_accuracy", "val_aux_probabilities_accuracy"))
+    logs = {"val_probabilities_accuracy": 0.85, "val_aux_probabilities_accuracy": 0.62, "loss": 1.0}
+    mean.on_epoch_end(0, logs)
+    assert logs["val_heads_accuracy"] == pytest.approx(0.735)
+    partial = {"val_probabilities_accuracy": 0.85}
+    mean.on_epoch_end(1, partial)
+    assert partial == {"val_probabilities_accuracy": 0.85}  # nothing made up from one head

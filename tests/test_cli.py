@@ -67,6 +67,9 @@ def test_a_two_head_runs_best_epoch_says_whose_accuracy_it_is():
     assert best_epoch_text(16, 0.84926, two_heads=False) == "best epoch 16: val accuracy 0.8493"
     text = best_epoch_text(16, 0.84926, two_heads=True)
     assert text.startswith("best epoch 16: val accuracy 0.8493 (the first head alone") and "fuse-heads" in text
+    both = best_epoch_text(6, 0.73611, two_heads=True, both_heads=True)
+    assert both.startswith("best epoch 6: val accuracy 0.7361 (the mean of both heads' accuracies")
+    assert "fuse-heads" in both
 
 
 def test_train_refuses_an_existing_run(cli_run, synthetic_faces):

@@ -224,6 +224,20 @@ def test_training_with_a_second_head_saves_both_heads_and_the_primary_alone(two_
     assert result.best_val_accuracy == max(history["val_probabilities_accuracy"])
 
 
+def test_best_by_heads_keeps_the_epoch_with_the_best_mean_of_both_heads(two_head_run, tmp_path):
+    root, _ = two_head_run
+    options = TrainOptions(arch=TINY, epochs=3, image_size=48, color_mode="grayscale", batch_size=4, verbose=0,
+                           label_mode="probability", aux_labels=str(root / "fer2013"), best_by="heads")
+    result = train(root / "ferplus", tmp_path / "run", options)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    means = (np.array(history["val_probabilities_accuracy"]) + np.array(history["val_aux_probabilities_accuracy"])) / 2
+    np.testing.assert_allclose(history["val_heads_accuracy"], means, atol=1e-6)
+    assert result.best_epoch == int(np.argmax(means)) + 1 and result.best_val_accuracy == pytest.approx(means.max())
+    _, metadata = load_keras_model(tmp_path / "run" / "heads.keras")
+    assert metadata.extra["best_epoch"] == result.best_epoch and metadata.extra["best_by"] == "val_heads_accuracy"
+    assert json.loads((tmp_path / "run" / "options.json").read_text())["best_by"] == "heads"
+
+
 def test_aux_targets_weight_only_the_faces_found_in_the_other_folder(two_head_run, tmp_path):
     from fer_edge.dataset import load_labeled_folder
     from fer_edge.preprocess import Preprocessing

@@ -123,7 +123,7 @@ def test_class_weights_and_cosine_schedule_train(synthetic_faces, tmp_path, monk
 
 @pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"learning_rate": -1.0}, {"distribute": "tpu"}, {"lr_schedule": "step"},
                                     {"ema": 1.0}, {"ema": -0.1}, {"mixup": -0.2}, {"mixup": float("nan")},
-                                    {"mixup": 11.0}])
+                                    {"mixup": 11.0}, {"best_by": "last"}, {"best_by": "heads"}])
 def test_bad_options(kwargs):
     with pytest.raises(FerEdgeError):
         TrainOptions(**kwargs)

@@ -35,6 +35,21 @@ class ThroughputLogger(keras.callbacks.Callback):
             self._start = 0.0
 
 
+class MeanMetric(keras.callbacks.Callback):
+    """Adds `name` to each epoch's logs, the mean of `metrics`: in `history.csv`, and able to pick the best epoch.
+
+    Runs before the callbacks that read it (the history logger, the best-epoch checkpoint).
+    """
+
+    def __init__(self, name: str, metrics: tuple[str, ...]):
+        super().__init__()
+        self.name, self.metrics = name, metrics
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and all(metric in logs for metric in self.metrics):
+            logs[self.name] = float(np.mean([logs[metric] for metric in self.metrics]))
+
+
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Saves the model to `path` each time `monitor` beats its best value so far (higher is better).
 

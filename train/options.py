@@ -14,7 +14,10 @@ DISTRIBUTE_MODES = ("none", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine")
 MONITOR = "val_accuracy"
 TWO_HEAD_MONITOR = f"val_{HEAD}_accuracy"
-"""With a second head, the best epoch is chosen by the primary head's val accuracy."""
+"""With a second head, the best epoch is chosen by the primary head's val accuracy..."""
+HEADS_MONITOR = "val_heads_accuracy"
+"""...or, with `best_by="heads"`, by the mean of both heads' val accuracies (logged under this name)."""
+BEST_BY = ("primary", "heads")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class TrainOptions:
     """Momentum of an exponential moving average of the weights, validated and saved instead (0 disables)."""
     mixup: float = 0.0
     """Alpha of mixup's Beta(alpha, alpha) mixing of training faces and targets (0 disables; 0.2 is usual)."""
+    best_by: str = "primary"
+    """What picks a two-head run's best epoch: the first head's val accuracy, or the mean of both heads' ("heads")."""
     workers: int = 4
     verbose: int = 1
 
@@ -83,6 +88,10 @@ class TrainOptions:
             raise FerEdgeError(f"--mixup must be in [0, 10] (0 disables it; 0.2 is usual), got {self.mixup}")
         if not 0.0 <= self.ema < 1.0:
             raise FerEdgeError(f"--ema must be in [0, 1) (0 disables it; 0.999 averages about 1,000 steps), got {self.ema}")
+        if self.best_by not in BEST_BY:
+            raise FerEdgeError(f"--best-by must be one of {BEST_BY}, got {self.best_by!r}")
+        if self.best_by == "heads" and not self.aux_labels:
+            raise FerEdgeError("--best-by heads needs a second head: add --aux-labels DATA, or use --best-by primary")
         object.__setattr__(self, "teacher", tuple(str(path) for path in self.teacher))
 
     @property
@@ -93,7 +102,9 @@ class TrainOptions:
     @property
     def monitor(self) -> str:
         """The history metric that picks the best epoch."""
-        return TWO_HEAD_MONITOR if self.aux_labels else MONITOR
+        if not self.aux_labels:
+            return MONITOR
+        return HEADS_MONITOR if self.best_by == "heads" else TWO_HEAD_MONITOR
 
 
 @dataclass(frozen=True)

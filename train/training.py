@@ -18,12 +18,12 @@ from fer_edge.files import ensure_folder, require_outside_data
 from fer_edge.images import require_dataset_folder
 from fer_edge.metadata import ModelMetadata, save_metadata, sidecar_path
 from fer_edge.train.callbacks import (AveragedStatistics, AveragedWeightsCheckpoint, BestModelCheckpoint,
-                                      ThroughputLogger, read_history)
+                                      MeanMetric, ThroughputLogger, read_history)
 from fer_edge.train.checkpoints import ResumedEarlyStopping, check_resumable, stream_seed
 from fer_edge.train.heads import AUX_HEAD, HEAD, Fusion, class_mapping, fuse_heads, with_aux_head
 from fer_edge.train.keras_io import save_keras_model
 from fer_edge.train.models import build_model
-from fer_edge.train.options import TrainOptions, TrainResult  # re-exported: train() takes and returns them
+from fer_edge.train.options import HEADS_MONITOR, TrainOptions, TrainResult  # the last two re-exported
 from fer_edge.train.pipeline import make_dataset
 from fer_edge.train.targets import AuxTargets
 from fer_edge.train.radam import RAdam
@@ -121,8 +121,10 @@ def _callbacks(run_dir: Path, options: TrainOptions, resume: bool, throughput: T
     statistics = AveragedStatistics(options.ema, run_dir / "backup" / "averaged-statistics.npz", resume) \
         if options.ema else None
     ema = [keras.callbacks.SwapEMAWeights(), statistics] if statistics else []
+    both_heads = [MeanMetric(HEADS_MONITOR, (f"val_{HEAD}_accuracy", f"val_{AUX_HEAD}_accuracy"))] \
+        if options.monitor == HEADS_MONITOR else []
     callbacks = [  # the history row is written before the checkpoint: a kill between them never loses a row
-        *ema,
+        *ema, *both_heads,
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resume),
         AveragedWeightsCheckpoint(best, statistics) if options.ema else best,
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
@@ -312,7 +314,7 @@ def _finish(model, dataset: Dataset, run_dir: Path, options: TrainOptions, throu
     if (run_dir / "best.keras").exists():  # weights only: the file holds no optimizer state to restore
         model.set_weights(keras.saving.load_model(run_dir / "best.keras", compile=False, safe_mode=True).get_weights())
     metadata = _run_metadata(dataset, options, best_epoch=best_epoch + 1,
-                             val_accuracy=history[options.monitor][best_epoch],
+                             val_accuracy=history[options.monitor][best_epoch], best_by=options.monitor,
                              train_images=len(dataset.splits["train"]))
     if aux:
         model = _save_heads(model, metadata, run_dir, options, aux["train"].classes)

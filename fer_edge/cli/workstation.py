@@ -67,6 +67,9 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--mixup", default=0.0, show_default=True, type=FiniteFloatRange(0, 10),
               help="Mix training faces and their targets in pairs, lambda ~ Beta(ALPHA, ALPHA) per face "
                    "(0.2 is usual); 0 disables it.")
+@click.option("--best-by", type=click.Choice(["primary", "heads"]), default="primary", show_default=True,
+              help="With --aux-labels, what picks the best epoch: the first head's val accuracy, or the mean of "
+                   "both heads' (the fused model needs both).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out from its last epoch.")
 def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
     """Train a model on an ImageFolder DATA (`DATA/<class>/*` or `DATA/{train,val,test}/<class>/*`).
@@ -77,17 +80,22 @@ def train(data: Path, run_dir: Path, resume: bool, **options) -> None:
     options["blend_labels"] = str(options["blend_labels"] or "")
     options["aux_labels"] = str(options["aux_labels"] or "")
     result = training.train(data, run_dir, training.TrainOptions(**options), resume=resume)
-    click.echo(best_epoch_text(result.best_epoch, result.best_val_accuracy, two_heads=bool(options["aux_labels"])))
+    two_heads = bool(options["aux_labels"])
+    click.echo(best_epoch_text(result.best_epoch, result.best_val_accuracy, two_heads,
+                               both_heads=two_heads and options["best_by"] == "heads"))
     click.echo(f"training throughput: {throughput_text(result.train_images_per_second)}")
     if result.skipped_files:
         click.echo(f"skipped {result.skipped_files} unreadable file(s); see the warnings above")
     click.echo(f"model: {result.model_path}")
 
 
-def best_epoch_text(epoch: int, accuracy: float, two_heads: bool) -> str:
-    """The best epoch for people; with two heads, saying that its accuracy is the first head's alone."""
+def best_epoch_text(epoch: int, accuracy: float, two_heads: bool, both_heads: bool = False) -> str:
+    """The best epoch for people; with two heads, saying whose accuracy it is (the first head's, or both heads')."""
     text = f"best epoch {epoch}: val accuracy {accuracy:.4f}"
-    if two_heads:
+    if both_heads:
+        text += (" (the mean of both heads' accuracies, without test-time augmentation; `fer-edge fuse-heads` "
+                 "scores the fused model on both label sets)")
+    elif two_heads:
         text += (" (the first head alone, without test-time augmentation; `fer-edge fuse-heads` scores the "
                  "fused model on both label sets)")
     return text
