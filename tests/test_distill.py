@@ -102,6 +102,29 @@ def test_a_two_head_teacher_in_another_input_format_teaches_both_heads(tmp_path)
     np.testing.assert_allclose(taught.aux_probabilities, aux / aux.sum(axis=1, keepdims=True), atol=1e-5)
 
 
+def test_distill_targets_teach_only_the_heads_asked_for():
+    split = Split(np.zeros((2, 4, 4, 1), np.uint8), np.array([0, 1]), ("a", "b"))
+    teacher = TeacherOutputs(np.array([[0.5, 0.5, 0.0], [0.0, 0.2, 0.8]], np.float32),
+                             np.array([[0.9, 0.1], [0.3, 0.7]], np.float32))
+    aux = AuxTargets(("x", "y"), np.array([[0.0, 1.0], [0.0, 0.0]], np.float32), np.array([1.0, 0.0], np.float32))
+    student, student_aux = distill_targets(split, 3, teacher, 0.25, aux=aux, heads="second")
+    assert student is split  # the first head keeps its own targets
+    np.testing.assert_allclose(student_aux.targets, [[0.225, 0.775], [0.0, 0.0]], atol=1e-6)
+    student, student_aux = distill_targets(split, 3, teacher, 0.25, aux=aux, heads="primary")
+    np.testing.assert_allclose(student.targets, [[0.875, 0.125, 0.0], [0.0, 0.8, 0.2]], atol=1e-6)
+    assert student_aux is aux  # the second head keeps its own labels
+    with pytest.raises(FerEdgeError, match="teacher-heads"):
+        distill_targets(split, 3, teacher, 0.5, aux=aux, heads="aux")
+
+
+@pytest.mark.parametrize("kwargs, message", [({"teacher_heads": "aux"}, "--teacher-heads must be one of"),
+                                             ({"teacher_heads": "second"}, "needs --teacher MODEL and --aux-labels"),
+                                             ({"teacher_heads": "second", "teacher": ["t.keras"]}, "--aux-labels")])
+def test_teacher_heads_are_checked_with_the_options(kwargs, message):
+    with pytest.raises(FerEdgeError, match=message):
+        TrainOptions(**kwargs)
+
+
 @pytest.fixture(scope="module")
 def vote_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("distill")
@@ -114,7 +137,8 @@ def vote_data(tmp_path_factory):
     return root
 
 
-def test_train_with_a_teacher_records_it_and_its_targets_move_toward_the_teacher(vote_data, tmp_path, monkeypatch):
+def distilled_run(vote_data, run, monkeypatch, **changes) -> dict:
+    """Train one epoch with the vote data's two-head teacher; the targets before and after distillation."""
     import fer_edge.train.training as training
 
     seen = {}
@@ -127,11 +151,16 @@ def test_train_with_a_teacher_records_it_and_its_targets_move_toward_the_teacher
         return seen["after"], seen["aux_after"]
 
     monkeypatch.setattr(training, "_distill", spy)
-    teacher = str(vote_data / "heads.keras")
     options = TrainOptions(arch=TINY, epochs=1, image_size=48, color_mode="grayscale", batch_size=4, verbose=0,
-                           label_mode="probability", aux_labels=str(vote_data / "fer2013"), teacher=[teacher],
-                           teacher_weight=0.5)
-    train(vote_data / "ferplus", tmp_path / "run", options)
+                           label_mode="probability", aux_labels=str(vote_data / "fer2013"),
+                           teacher=[str(vote_data / "heads.keras")], teacher_weight=0.5, **changes)
+    train(vote_data / "ferplus", run, options)
+    return seen
+
+
+def test_train_with_a_teacher_records_it_and_its_targets_move_toward_the_teacher(vote_data, tmp_path, monkeypatch):
+    seen = distilled_run(vote_data, tmp_path / "run", monkeypatch)
+    teacher = str(vote_data / "heads.keras")
     before, own = seen["before"], seen["aux_before"]
     taught = teacher_outputs((teacher,), before.pixels, GRAY48, EMOTIONS, ("angry", "fear", "happy"))
     np.testing.assert_allclose(seen["after"].splits["train"].targets,
@@ -144,6 +173,18 @@ def test_train_with_a_teacher_records_it_and_its_targets_move_toward_the_teacher
     assert seen["after"].splits["val"] is seen["val"]
     saved = json.loads((tmp_path / "run" / "options.json").read_text())
     assert saved["teacher"] == [teacher] and saved["teacher_weight"] == 0.5
+
+
+def test_a_teacher_of_the_second_head_alone_leaves_the_first_heads_targets(vote_data, tmp_path, monkeypatch):
+    seen = distilled_run(vote_data, tmp_path / "run", monkeypatch, teacher_heads="second")
+    np.testing.assert_array_equal(seen["after"].splits["train"].targets, seen["before"].targets)
+    own = seen["aux_before"]
+    taught = teacher_outputs((str(vote_data / "heads.keras"),), seen["before"].pixels, GRAY48, EMOTIONS,
+                             ("angry", "fear", "happy"))
+    labelled = own.weights[:, None] > 0
+    np.testing.assert_allclose(seen["aux_after"]["train"].targets,
+                               np.where(labelled, 0.5 * own.targets + 0.5 * taught.aux_probabilities, 0.0), atol=1e-5)
+    assert json.loads((tmp_path / "run" / "options.json").read_text())["teacher_heads"] == "second"
 
 
 def test_train_refuses_a_teacher_without_shared_classes_or_missing(vote_data, tmp_path):

@@ -61,6 +61,16 @@ def test_a_mirrored_member_gives_the_mean_of_both_views_and_survives_saving(tmp_
         build_ensemble([a, b], [meta_a, meta_b], mirrored=[True])
 
 
+def test_an_ensemble_saved_with_the_older_mirror_layer_still_loads(tmp_path):
+    from fer_edge.train.layers import Mirror
+
+    (a, meta), inputs = member(("angry", "happy"), 3), keras.Input(PREP.input_shape)
+    model = keras.Model(inputs, a(Mirror(name="mirror")(inputs)))
+    path = save_keras_model(model, meta, tmp_path / "old.keras")
+    x = np.random.default_rng(1).uniform(0, 1, (2, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(load_keras_model(path)[0](x)), np.asarray(a(x[:, :, ::-1])), atol=1e-6)
+
+
 @pytest.mark.parametrize("weights, message", [([1.0], "one non-negative weight"), ([1.0, -1.0], "non-negative"),
                                               ([0.0, 0.0], "not all zero")])
 def test_bad_weights_are_refused(weights, message):

@@ -482,7 +482,9 @@ def test_a_mixture_model_converts_to_int8_and_runs_without_tensorflow(two_head_r
 
 
 def test_an_ensemble_with_a_mirrored_member_converts_to_int8_and_runs_without_tensorflow(two_head_run, tmp_path):
-    """The in-graph mirror (a REVERSE_V2 op) quantizes and runs in LiteRT, close to the Keras ensemble."""
+    """The in-graph mirror views (the faces and their mirror images in one batch twice as large: REVERSE_V2,
+    CONCATENATION, then RESHAPE and MEAN to average them) quantize and run in LiteRT, close to the Keras ensemble,
+    on a batch of several faces."""
     from fer_edge.convert.tflite import convert_model
     from fer_edge.interpreter import TFLiteClassifier
     from fer_edge.train.keras_io import KerasClassifier

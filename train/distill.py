@@ -14,6 +14,7 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.labels import canonical_label
 from fer_edge.preprocess import Preprocessing, normalize
 from fer_edge.train.heads import AUX_HEAD, HEAD
+from fer_edge.train.options import TEACHER_HEADS
 from fer_edge.train.targets import AuxTargets
 
 logger = logging.getLogger(__name__)
@@ -131,18 +132,25 @@ def teacher_outputs(paths: tuple[str, ...], pixels: np.ndarray, student: Preproc
 
 
 def distill_targets(split: Split, num_classes: int, teacher: TeacherOutputs, weight: float,
-                    temperature: float = 1.0, aux: AuxTargets | None = None) -> tuple[Split, AuxTargets | None]:
-    """target = (1 - weight) * own target + weight * softened teacher probabilities, for both heads.
+                    temperature: float = 1.0, aux: AuxTargets | None = None,
+                    heads: str = "both") -> tuple[Split, AuxTargets | None]:
+    """target = (1 - weight) * own target + weight * softened teacher probabilities, for the heads in `heads`.
 
+    `heads` is "both", "primary" (the second head keeps its own labels) or "second" (the first head does).
     The second head's targets change only for faces that have a label there (weight 1).
     """
     if not 0.0 < weight <= 1.0:
         raise FerEdgeError(f"--teacher-weight must be in (0, 1], got {weight}")
     if temperature <= 0:
         raise FerEdgeError(f"--teacher-temperature must be positive, got {temperature}")
-    targets = (1.0 - weight) * split.target_matrix(num_classes) + weight * soften(teacher.probabilities, temperature)
-    student = Split(split.pixels, split.labels, split.paths, targets.astype(np.float32))
-    if aux is None or teacher.aux_probabilities is None:
+    if heads not in TEACHER_HEADS:
+        raise FerEdgeError(f"--teacher-heads must be one of {TEACHER_HEADS}, got {heads!r}")
+    student = split
+    if heads != "second":
+        own = split.target_matrix(num_classes)
+        targets = (1.0 - weight) * own + weight * soften(teacher.probabilities, temperature)
+        student = Split(split.pixels, split.labels, split.paths, targets.astype(np.float32))
+    if aux is None or teacher.aux_probabilities is None or heads == "primary":
         return student, aux
     labelled = aux.weights[:, None] > 0
     taught = (1.0 - weight) * aux.targets + weight * soften(teacher.aux_probabilities, temperature)

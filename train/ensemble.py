@@ -13,7 +13,7 @@ from fer_edge.labels import canonical_label
 from fer_edge.metadata import ModelMetadata
 from fer_edge.model_files import require_distinct_output
 from fer_edge.train.keras_io import load_keras_model, save_keras_model
-from fer_edge.train.layers import Mirror
+from fer_edge.train.layers import MirrorViews, ViewsMean
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata], we
     Members may have different label sets: each member's probabilities are placed on the
     ensemble's labels (`ensemble_labels`) by a fixed linear layer, so a label a member lacks
     gets no probability from it. A member marked in `mirrored` gives the mean of its
-    probabilities on the image and on its mirror image (mirror TTA for that member alone).
+    probabilities on the image and on its mirror image (mirror TTA for that member alone), both
+    views in one pass of a batch twice as large (`MirrorViews`, `ViewsMean`).
 
     Raises:
         FerEdgeError: fewer than two members, bad weights or marks, members with different preprocessing, or a
@@ -74,13 +75,11 @@ def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata], we
     total = float(sum(weights))
     labels = ensemble_labels([metadata.labels for metadata in metadatas])
     inputs = keras.Input(shape=metadatas[0].preprocessing.input_shape, name="image")
-    flipped = Mirror(name="mirror")(inputs) if any(mirrored) else None
+    views = MirrorViews(name="views")(inputs) if any(mirrored) else None  # the faces, then their mirror images
     parts = []
     for index, (model, metadata, weight) in enumerate(zip(models, metadatas, weights)):
         model.name = f"member{index}"  # nested models need distinct names
-        output = model(inputs)
-        if mirrored[index]:
-            output = keras.layers.Average(name=f"member{index}_views")([output, model(flipped)])
+        output = ViewsMean(name=f"member{index}_views")(model(views)) if mirrored[index] else model(inputs)
         place = keras.layers.Dense(len(labels), use_bias=False, trainable=False, name=f"member{index}_labels")
         parts.append(place(output))
         place.set_weights([_mapping(metadata.labels, labels, weight / total)])

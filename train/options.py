@@ -18,6 +18,8 @@ TWO_HEAD_MONITOR = f"val_{HEAD}_accuracy"
 HEADS_MONITOR = "val_heads_accuracy"
 """...or, with `best_by="heads"`, by the mean of both heads' val accuracies (logged under this name)."""
 BEST_BY = ("primary", "heads")
+TEACHER_HEADS = ("both", "primary", "second")
+"""Which of the student's heads `--teacher` teaches."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class TrainOptions:
     """Weight of the teacher's probabilities in each training target (both heads)."""
     teacher_temperature: float = 1.0
     """Softening of the teacher's probabilities: softmax(log p / T)."""
+    teacher_heads: str = "both"
+    """Which heads the teachers teach: both, the first ("primary") or the second alone ("second")."""
     distribute: str = "none"
     init_from: str = ""
     """Start from the weights of this .keras model (same architecture and labels): fine-tuning."""
@@ -84,6 +88,11 @@ class TrainOptions:
             raise FerEdgeError(f"--distribute must be one of {DISTRIBUTE_MODES}")
         if not 0.0 < self.teacher_weight <= 1.0 or self.teacher_temperature <= 0:
             raise FerEdgeError("--teacher-weight must be in (0, 1] and --teacher-temperature positive")
+        if self.teacher_heads not in TEACHER_HEADS:
+            raise FerEdgeError(f"--teacher-heads must be one of {TEACHER_HEADS}, got {self.teacher_heads!r}")
+        if self.teacher_heads == "second" and not (self.teacher and self.aux_labels):
+            raise FerEdgeError("--teacher-heads second teaches the second head: it needs --teacher MODEL and "
+                               "--aux-labels DATA")
         if not 0.0 <= self.mixup <= 10.0:
             raise FerEdgeError(f"--mixup must be in [0, 10] (0 disables it; 0.2 is usual), got {self.mixup}")
         if not 0.0 <= self.ema < 1.0:

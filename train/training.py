@@ -199,7 +199,7 @@ def _blend(dataset: Dataset, options: TrainOptions) -> Dataset:
 
 def _distill(dataset: Dataset, options: TrainOptions,
              aux: dict[str, AuxTargets] | None) -> tuple[Dataset, dict[str, AuxTargets] | None]:
-    """Training targets (both heads) with the teachers' probabilities blended in; unchanged without teachers."""
+    """Training targets (`options.teacher_heads`) with the teachers' probabilities blended in; unchanged without."""
     if not options.teacher:
         return dataset, aux
     from fer_edge.train.distill import distill_targets, teacher_outputs
@@ -209,7 +209,7 @@ def _distill(dataset: Dataset, options: TrainOptions,
     logger.info("distilling %d teacher(s) into the targets of %d faces", len(options.teacher), len(train_split))
     taught = teacher_outputs(options.teacher, train_split.pixels, options.preprocessing, dataset.classes, aux_classes)
     train_split, train_aux = distill_targets(train_split, len(dataset.classes), taught, options.teacher_weight,
-                                             options.teacher_temperature, aux and aux["train"])
+                                             options.teacher_temperature, aux and aux["train"], options.teacher_heads)
     dataset = Dataset(dataset.classes, {**dataset.splits, "train": train_split}, dataset.skipped)
     return dataset, (aux and {**aux, "train": train_aux})
 

@@ -58,6 +58,8 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
               help="Weight of the teacher's probabilities in each training target.")
 @click.option("--teacher-temperature", default=1.0, show_default=True, type=FiniteFloatRange(0, min_open=True),
               help="Soften the teacher's probabilities: softmax(log p / T).")
+@click.option("--teacher-heads", type=click.Choice(["both", "primary", "second"]), default="both", show_default=True,
+              help="Which of the student's heads the teachers teach (second: the --aux-labels head alone).")
 @click.option("--distribute", type=click.Choice(["none", "mirrored", "multiworker"]), default="none",
               show_default=True, help="mirrored: all local GPUs; multiworker: machines in TF_CONFIG.")
 @click.option("--init-from", default="", help="Start from the weights of this .keras model (fine-tuning).")
