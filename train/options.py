@@ -58,7 +58,7 @@ class TrainOptions:
     teacher: tuple[str, ...] = ()
     """`.keras` teachers (several: their mean) whose probabilities on the training faces are distilled."""
     teacher_weight: float = 0.5
-    """Weight of the teacher's probabilities in each training target (both heads)."""
+    """Weight of the teacher's probabilities in each training target (of the heads `teacher_heads` names)."""
     teacher_temperature: float = 1.0
     """Softening of the teacher's probabilities: softmax(log p / T)."""
     teacher_heads: str = "both"
