@@ -26,7 +26,7 @@ quiet_native_libraries()  # before fer_edge.train imports TensorFlow: its C++ st
 
 from fer_edge.dataset import load_labeled_folder  # noqa: E402
 from fer_edge.train.fuse import head_scores, load_members  # noqa: E402
-from fer_edge.train.heads import FusionGoal, HeadScores, class_mapping, softmax  # noqa: E402
+from fer_edge.train.heads import FusionGoal, HeadScores, class_mapping, class_recalls, softmax  # noqa: E402
 from fer_edge.train.targets import match_faces  # noqa: E402
 
 GOALS = {"shipped": FusionGoal(0.643, 0.35), "bars": FusionGoal(0.6347, 0.30)}
@@ -53,10 +53,6 @@ def gated_predictions(primary: np.ndarray, aux: np.ndarray, mapping: np.ndarray,
     return ((1.0 - weight) * gate[:, None] * primary + (aux @ mapping) * (weight + bias)).argmax(axis=1)
 
 
-def _recalls(predicted: np.ndarray, labels: np.ndarray) -> dict[int, float]:
-    return {int(c): float((predicted[labels == c] == c).mean()) for c in np.unique(labels)}
-
-
 def raised_bias(aux_faces: tuple, mapping: np.ndarray, weight: float, goal: FusionGoal,
                 step: float = 0.02, limit: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
     """Raise the bias of the aux class with the lowest recall until every recall meets the goal: (bias, predictions).
@@ -67,7 +63,7 @@ def raised_bias(aux_faces: tuple, mapping: np.ndarray, weight: float, goal: Fusi
     bias = np.zeros(mapping.shape[1])
     while True:
         predicted = gated_predictions(primary, aux, mapping, weight, bias, gate)
-        recalls = _recalls(predicted, labels)
+        recalls = class_recalls(predicted, labels)
         worst = min(recalls, key=recalls.get)
         if recalls[worst] >= goal.aux_min_recall or bias[worst] >= limit:
             return bias, predicted
@@ -83,7 +79,7 @@ def best_fusion(primary_faces: tuple, aux_faces: tuple, mapping: np.ndarray, goa
     for weight in np.linspace(0.0, 1.0, 41):
         bias, predicted = raised_bias(aux_faces, mapping, float(weight), goal)
         aux_accuracy = float((predicted == aux_faces[3]).mean())
-        lowest_recall = min(_recalls(predicted, aux_faces[3]).values())
+        lowest_recall = min(class_recalls(predicted, aux_faces[3]).values())
         if aux_accuracy < goal.aux_min_accuracy or lowest_recall < goal.aux_min_recall:
             continue
         primary, aux, gate, labels = primary_faces
@@ -114,7 +110,7 @@ def heads_alone(primary: HeadScores, aux: HeadScores, mapping: np.ndarray) -> di
             predicted.append((probabilities @ mapping if column else probabilities).argmax(axis=1))
         result[name] = {"primary_accuracy": float((predicted[0] == primary.labels).mean()),
                         "aux_accuracy": float((predicted[1] == aux.labels).mean()),
-                        "aux_recalls": {str(c): r for c, r in _recalls(predicted[1], aux.labels).items()}}
+                        "aux_recalls": {str(c): r for c, r in class_recalls(predicted[1], aux.labels).items()}}
     return result
 
 

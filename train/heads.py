@@ -233,7 +233,8 @@ def fused_predictions(scores: HeadScores, mapping: np.ndarray, fusion: Fusion) -
     return np.asarray(total).argmax(axis=1)
 
 
-def _recalls(predicted: np.ndarray, labels: np.ndarray) -> dict[int, float]:
+def class_recalls(predicted: np.ndarray, labels: np.ndarray) -> dict[int, float]:
+    """Recall of each class present in `labels`: {class index: share of its faces predicted as it}."""
     return {int(c): float((predicted[labels == c] == c).mean()) for c in np.unique(labels)}
 
 
@@ -247,7 +248,7 @@ def _raise_bias(aux: HeadScores, mapping: np.ndarray, weights: tuple[float, ...]
     bias = np.zeros(mapping.shape[1])
     while True:
         fusion = Fusion(shared, tuple(float(b) for b in bias), member_weights, space)
-        recalls = _recalls(fused_predictions(aux, mapping, fusion), aux.labels)
+        recalls = class_recalls(fused_predictions(aux, mapping, fusion), aux.labels)
         worst = min(recalls, key=recalls.get)
         if recalls[worst] >= goal.aux_min_recall or bias[worst] >= limit:
             return fusion
@@ -280,7 +281,7 @@ def choose_fusion(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goa
         row = {"fusion": fusion, "primary_accuracy": float((fused_predictions(primary, mapping, fusion)
                                                             == primary.labels).mean()),
                "aux_accuracy": float((aux_predicted == aux.labels).mean()),
-               "aux_min_recall": min(_recalls(aux_predicted, aux.labels).values())}
+               "aux_min_recall": min(class_recalls(aux_predicted, aux.labels).values())}
         row["meets_goal"] = (row["aux_accuracy"] >= goal.aux_min_accuracy
                              and row["aux_min_recall"] >= goal.aux_min_recall)
         rows.append(row)
