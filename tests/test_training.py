@@ -123,7 +123,8 @@ def test_class_weights_and_cosine_schedule_train(synthetic_faces, tmp_path, monk
 
 @pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"learning_rate": -1.0}, {"distribute": "tpu"}, {"lr_schedule": "step"},
                                     {"ema": 1.0}, {"ema": -0.1}, {"mixup": -0.2}, {"mixup": float("nan")},
-                                    {"mixup": 11.0}, {"best_by": "last"}, {"best_by": "heads"}])
+                                    {"mixup": 11.0}, {"erasing": -0.1}, {"erasing": 1.5}, {"erasing": float("nan")},
+                                    {"best_by": "last"}, {"best_by": "heads"}])
 def test_bad_options(kwargs):
     with pytest.raises(FerEdgeError):
         TrainOptions(**kwargs)
@@ -213,6 +214,50 @@ def test_a_mixup_run_trains_and_records_its_alpha(synthetic_faces, tmp_path):
     result = train(synthetic_faces, tmp_path / "run", TrainOptions(**{**FAST, "epochs": 2, "mixup": 0.2}))
     assert len(result.history["loss"]) == 2 and np.isfinite(result.history["loss"]).all()
     assert json.loads((tmp_path / "run" / "options.json").read_text())["mixup"] == 0.2
+
+
+def test_erasing_hides_one_rectangle_of_noise_in_about_the_asked_share_of_faces():
+    from fer_edge.train.pipeline import ERASED_AREA, erase_batch
+
+    faces = tf.fill([2000, 48, 48, 1], 128.0)
+    erased = erase_batch(faces, tf.constant([5, 7], tf.int64), 0.5).numpy()
+    changed = erased[..., 0] != 128.0
+    shares = changed.reshape(len(changed), -1).mean(axis=1)
+    assert 0.46 < (shares > 0).mean() < 0.54  # binomial(2000, 0.5): 0.5 +- 4.5 sd
+    hit = shares[shares > 0]
+    assert ERASED_AREA[0] * 0.8 < hit.min() and hit.max() < ERASED_AREA[1] * 1.1  # rounding to whole pixels
+    assert 0.11 < hit.mean() < 0.16  # the mean of ERASED_AREA, less the clipping of tall or wide rectangles
+    assert erased.min() >= 0.0 and erased.max() <= 255.0 and erased[changed].std() > 50  # uniform noise
+    for mask in changed[:50][shares[:50] > 0]:  # one solid rectangle (a noise pixel may equal 128 by chance)
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        assert mask.sum() >= 0.97 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+    again = erase_batch(faces, tf.constant([5, 7], tf.int64), 0.5).numpy()
+    np.testing.assert_array_equal(again, erased)  # stateless: the same seed, the same rectangles
+    assert not np.array_equal(erase_batch(faces, tf.constant([6, 7], tf.int64), 0.5).numpy(), erased)
+    np.testing.assert_array_equal(erase_batch(faces, tf.constant([5, 7], tf.int64), 0.0).numpy(), faces.numpy())
+
+
+def test_training_pipeline_with_erasing_draws_anew_each_epoch_and_leaves_validation_alone(synthetic_faces):
+    prep = Preprocessing((32, 32))
+    splits = load_dataset(synthetic_faces, prep).splits
+    plain = np.concatenate([b[0].numpy() for b in make_dataset(splits["train"], prep, 3, 16, training=True, seed=3)])
+    data = make_dataset(splits["train"], prep, 3, 16, training=True, seed=3, erasing=1.0)
+    first, second = (np.concatenate([b[0].numpy() for b in data]) for _ in range(2))
+    differs = (first != plain).reshape(len(first), -1).mean(axis=1)
+    assert (differs > 0.015).all() and (differs < 0.3).all()  # every face erased, one rectangle's share of it
+    assert not np.array_equal(first, second)
+    rebuilt = np.concatenate([b[0].numpy() for b in make_dataset(splits["train"], prep, 3, 16, training=True,
+                                                                  seed=3, erasing=1.0)])
+    np.testing.assert_array_equal(rebuilt, first)  # reproducible from the seed
+    val = [b[0].numpy() for b in make_dataset(splits["val"], prep, 3, 8, training=False, erasing=1.0)]
+    np.testing.assert_array_equal(np.concatenate(val), np.concatenate(
+        [b[0].numpy() for b in make_dataset(splits["val"], prep, 3, 8, training=False)]))  # never erased
+
+
+def test_an_erasing_run_trains_and_records_its_probability(synthetic_faces, tmp_path):
+    result = train(synthetic_faces, tmp_path / "run", TrainOptions(**{**FAST, "epochs": 2, "erasing": 0.5}))
+    assert len(result.history["loss"]) == 2 and np.isfinite(result.history["loss"]).all()
+    assert json.loads((tmp_path / "run" / "options.json").read_text())["erasing"] == 0.5
 
 
 def test_init_from_starts_with_the_given_weights(synthetic_faces, tmp_path):
@@ -366,6 +411,16 @@ def test_cli_refuses_a_bad_mixup_before_reading_data(synthetic_faces, tmp_path, 
 
     result = CliRunner().invoke(cli, ["train", str(synthetic_faces), "--out", str(tmp_path / "run"), "--mixup", value])
     assert result.exit_code == 2 and "--mixup" in result.output and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "-0.1", "1.5"])
+def test_cli_refuses_a_bad_erasing_probability_before_reading_data(synthetic_faces, tmp_path, value):
+    from click.testing import CliRunner
+
+    from fer_edge.cli import cli
+
+    result = CliRunner().invoke(cli, ["train", str(synthetic_faces), "--out", str(tmp_path / "run"), "--erasing", value])
+    assert result.exit_code == 2 and "--erasing" in result.output and not (tmp_path / "run").exists()
 
 
 TRAIN_ONE_EPOCH = """

@@ -70,6 +70,8 @@ class TrainOptions:
     """Momentum of an exponential moving average of the weights, validated and saved instead (0 disables)."""
     mixup: float = 0.0
     """Alpha of mixup's Beta(alpha, alpha) mixing of training faces and targets (0 disables; 0.2 is usual)."""
+    erasing: float = 0.0
+    """Probability that random erasing hides a rectangle of a training face under noise (0 disables; 0.5 is usual)."""
     best_by: str = "primary"
     """What picks a two-head run's best epoch: the first head's val accuracy, or the mean of both heads' ("heads")."""
     workers: int = 4
@@ -95,6 +97,8 @@ class TrainOptions:
                                "--aux-labels DATA")
         if not 0.0 <= self.mixup <= 10.0:
             raise FerEdgeError(f"--mixup must be in [0, 10] (0 disables it; 0.2 is usual), got {self.mixup}")
+        if not 0.0 <= self.erasing <= 1.0:
+            raise FerEdgeError(f"--erasing is a probability in [0, 1] (0 disables it; 0.5 is usual), got {self.erasing}")
         if not 0.0 <= self.ema < 1.0:
             raise FerEdgeError(f"--ema must be in [0, 1) (0 disables it; 0.999 averages about 1,000 steps), got {self.ema}")
         if self.best_by not in BEST_BY:

@@ -31,6 +31,39 @@ def normalize_tensor(pixels: tf.Tensor, prep: Preprocessing) -> tf.Tensor:
     return tf.cast(pixels, tf.float32) * np.float32(prep.scale) + np.float32(prep.offset)
 
 
+ERASED_AREA = (0.02, 0.25)
+"""Range of the erased rectangle's share of the face's area (random erasing, drawn uniformly)."""
+ERASED_ASPECT = (0.3, 3.3)
+"""Range of the erased rectangle's height/width ratio (drawn log-uniformly)."""
+
+
+def erase_batch(images: tf.Tensor, seed: tf.Tensor, probability: float) -> tf.Tensor:
+    """Random erasing (Zhong et al. 2020): with `probability`, one rectangle of a face becomes uniform noise.
+
+    Each face draws, from the stateless `seed`, whether it is erased, the rectangle's area share
+    (`ERASED_AREA`), its aspect ratio (`ERASED_ASPECT`) and its place; images are float [0, 255], NHWC.
+    """
+    shape = tf.shape(images)
+    size, height, width = shape[0], tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+
+    def uniform(k: int, low: float = 0.0, high: float = 1.0) -> tf.Tensor:
+        return tf.random.stateless_uniform([size], seed=seed + [0, k], minval=low, maxval=high)
+
+    area = uniform(11, *ERASED_AREA) * height * width
+    aspect = tf.exp(uniform(12, *np.log(ERASED_ASPECT)))
+    rect_height = tf.clip_by_value(tf.round(tf.sqrt(area * aspect)), 1.0, height)
+    rect_width = tf.clip_by_value(tf.round(tf.sqrt(area / aspect)), 1.0, width)
+    top = tf.floor(uniform(13) * (height - rect_height + 1.0))
+    left = tf.floor(uniform(14) * (width - rect_width + 1.0))
+    rows = tf.range(height)[None, :]
+    cols = tf.range(width)[None, :]
+    in_rows = (rows >= top[:, None]) & (rows < (top + rect_height)[:, None])
+    in_cols = (cols >= left[:, None]) & (cols < (left + rect_width)[:, None])
+    erased = in_rows[:, :, None] & in_cols[:, None, :] & (uniform(15) < probability)[:, None, None]
+    noise = tf.random.stateless_uniform(shape, seed=seed + [0, 16], maxval=255.0)
+    return tf.where(erased[..., None], noise, images)
+
+
 def mixup_batch(images: tf.Tensor, targets, weights, seed: tf.Tensor, alpha: float):
     """Mix every face of a batch with another face of the same batch (mixup, Zhang et al. 2018).
 
@@ -81,6 +114,7 @@ def make_dataset(
     seed: int = 42,
     aux: AuxTargets | None = None,
     mixup: float = 0.0,
+    erasing: float = 0.0,
 ) -> tf.data.Dataset:
     """Build a tf.data pipeline of (normalized images, targets) batches: soft targets or one-hot labels.
 
@@ -88,28 +122,31 @@ def make_dataset(
     with `seed`, augmented in parallel map calls, and prefetched so the model,
     not the input, limits training speed. With `aux`, targets and sample weights
     are dicts keyed by the two heads' output names. `mixup` > 0 (training only)
-    mixes faces and targets after augmentation with lambda ~ Beta(mixup, mixup).
+    mixes faces and targets after augmentation with lambda ~ Beta(mixup, mixup); `erasing` > 0 (training
+    only) hides a rectangle of a face under noise with that probability, after augmentation and before mixup.
     """
     data = _batches(split, num_classes, batch_size, training, seed, aux)
     augment_layers = augmenter(seed) if (training and augment) else None
-    mix = training and mixup > 0
+    mix, erase = training and mixup > 0, training and erasing > 0
 
     def transform(batch, draw):
         pixels, targets, weights = (*batch, None) if len(batch) == 2 else batch
         images = tf.cast(pixels, tf.float32)
         if augment_layers is not None:
             images = tf.clip_by_value(augment_layers(images, training=True), 0.0, 255.0)
+        if erase:
+            images = erase_batch(images, tf.stack([draw, seed]), erasing)
         if mix:
             images, targets, weights = mixup_batch(images, targets, weights, tf.stack([draw, seed]), mixup)
         images = normalize_tensor(images, prep)
         return (images, targets) if weights is None else (images, targets, weights)
 
-    return _mapped(data, transform, seed if mix else None).prefetch(tf.data.AUTOTUNE)
+    return _mapped(data, transform, seed if (mix or erase) else None).prefetch(tf.data.AUTOTUNE)
 
 
 def _mapped(data: tf.data.Dataset, transform, draw_seed: int | None) -> tf.data.Dataset:
     """`transform(batch, draw)` over the batches in parallel, in order; with `draw_seed`, `draw` is one random
-    number per batch, new every epoch and reproducible from the seed (its mixup draws' seed), else None."""
+    number per batch, new every epoch and reproducible from the seed (its mixup and erasing draws' seed), else None."""
     if draw_seed is None:
         return data.map(lambda *batch: transform(batch, None), num_parallel_calls=tf.data.AUTOTUNE,
                         deterministic=True)

@@ -267,7 +267,7 @@ def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...
 
 def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool,
          aux: dict[str, AuxTargets] | None = None, seed: int | None = None):
-    """Build, compile and fit; `seed` (default `options.seed`) drives shuffles, augmentation, dropout and mixup."""
+    """Build, compile and fit; `seed` (default `options.seed`) drives shuffles, augmentation, dropout, mixup and erasing."""
     prep, classes = options.preprocessing, dataset.classes
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     logger.info("training %s on %d images, validating on %d", options.arch, len(train_split), len(val_split))
@@ -277,7 +277,7 @@ def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool,
                     "not again from the first epoch's", seed, options.seed)
         _set_determinism(seed)
     train_data = make_dataset(train_split, prep, len(classes), options.batch_size, True, options.augment,
-                              seed, aux and aux["train"], options.mixup)
+                              seed, aux and aux["train"], options.mixup, options.erasing)
     val_data = make_dataset(val_split, prep, len(classes), options.batch_size, False, aux=aux and aux["val"])
     strategy = make_strategy(options.distribute)
     logger.info("%s strategy with %d replica(s)", type(strategy).__name__, strategy.num_replicas_in_sync)

@@ -69,6 +69,9 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--mixup", default=0.0, show_default=True, type=FiniteFloatRange(0, 10),
               help="Mix training faces and their targets in pairs, lambda ~ Beta(ALPHA, ALPHA) per face "
                    "(0.2 is usual); 0 disables it.")
+@click.option("--erasing", default=0.0, show_default=True, type=FiniteFloatRange(0, 1),
+              help="Hide a random rectangle (2-25%% of the face) of each training face under noise with this "
+                   "probability (random erasing; 0.5 is usual); 0 disables it.")
 @click.option("--best-by", type=click.Choice(["primary", "heads"]), default="primary", show_default=True,
               help="With --aux-labels, what picks the best epoch: the first head's val accuracy, or the mean of "
                    "both heads' (the fused model needs both).")
