@@ -64,7 +64,7 @@ test-device: $(DEVICE_VENV)/.installed
 	! $(DEVICE_VENV)/bin/python -c "import tensorflow" 2>/dev/null   # the device install has no TensorFlow
 	$(DEVICE_VENV)/bin/python -m pytest -q -ra -m "not slow" -p no:cacheprovider
 
-# Reproduces the shipped default model (about 4 hours on 2 cores): the trunk trained on FER2013 train (80 epochs),
+# Reproduces the shipped default model (about 3.5 hours on 2 cores): the trunk trained on FER2013 train (80 epochs),
 # a FER+ head fitted on its frozen features (add-head), then trunk and both heads trained on together for 30 epochs
 # (FER+ votes, FER2013 labels as the second head), that model fine-tuned on the faces as they are, without
 # augmentation (12 epochs at lr 5e-4, seed 11, the best epoch by the FER+ head kept; docs/experiments.md, "A
