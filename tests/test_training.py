@@ -419,7 +419,8 @@ def test_cli_refuses_a_bad_erasing_probability_before_reading_data(synthetic_fac
 
     from fer_edge.cli import cli
 
-    result = CliRunner().invoke(cli, ["train", str(synthetic_faces), "--out", str(tmp_path / "run"), "--erasing", value])
+    arguments = ["train", str(synthetic_faces), "--out", str(tmp_path / "run"), "--erasing", value]
+    result = CliRunner().invoke(cli, arguments)
     assert result.exit_code == 2 and "--erasing" in result.output and not (tmp_path / "run").exists()
 
 

@@ -98,7 +98,8 @@ class TrainOptions:
         if not 0.0 <= self.mixup <= 10.0:
             raise FerEdgeError(f"--mixup must be in [0, 10] (0 disables it; 0.2 is usual), got {self.mixup}")
         if not 0.0 <= self.erasing <= 1.0:
-            raise FerEdgeError(f"--erasing is a probability in [0, 1] (0 disables it; 0.5 is usual), got {self.erasing}")
+            raise FerEdgeError(f"--erasing is a probability in [0, 1] (0 disables it; 0.5 is usual), "
+                               f"got {self.erasing}")
         if not 0.0 <= self.ema < 1.0:
             raise FerEdgeError(f"--ema must be in [0, 1) (0 disables it; 0.999 averages about 1,000 steps), got {self.ema}")
         if self.best_by not in BEST_BY:

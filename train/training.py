@@ -267,7 +267,8 @@ def _load_initial_weights(model: keras.Model, path: str, classes: tuple[str, ...
 
 def _fit(dataset: Dataset, run_dir: Path, options: TrainOptions, resume: bool,
          aux: dict[str, AuxTargets] | None = None, seed: int | None = None):
-    """Build, compile and fit; `seed` (default `options.seed`) drives shuffles, augmentation, dropout, mixup and erasing."""
+    """Build, compile and fit; `seed` (default `options.seed`) drives shuffles, augmentation, dropout, mixup and
+    erasing."""
     prep, classes = options.preprocessing, dataset.classes
     train_split, val_split = dataset.splits["train"], dataset.splits["val"]
     logger.info("training %s on %d images, validating on %d", options.arch, len(train_split), len(val_split))
