@@ -16,7 +16,8 @@ calibrating the heads against each other moves the trade-off between the label s
 
 `--tta none` scores every member without the mirror view (default: mirror); one value per member
 (`--tta none,none,mirror`) mirrors only some, each member still weighing as much as the others, which
-is what a model that mirrors inside its graph for those members alone would compute.
+is what a model that mirrors inside its graph for those members alone would compute. `--tta every` scores
+the faces once and reports every per-member combination (held out and on the same faces), as `masks`.
 """
 
 from __future__ import annotations
@@ -148,6 +149,30 @@ def holdout(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goal: Fus
     return rows
 
 
+def with_member_tta(scores: HeadScores, tta: tuple[str, ...]) -> HeadScores:
+    """Scores of mirrored members (two views each) as `tta` would have them: a "none" member repeats its own view."""
+    views = []
+    for member, tta_of_member in enumerate(tta):
+        own, mirrored = scores.views[2 * member], scores.views[2 * member + 1]
+        views += [own, mirrored if tta_of_member == "mirror" else own]
+    return HeadScores(tuple(views), scores.labels, scores.members)
+
+
+def every_member_tta(primary: HeadScores, aux: HeadScores, mapping: np.ndarray, goal: FusionGoal,
+                     seeds: int) -> dict:
+    """Each per-member TTA combination's held-out and same-faces figures (probability space), by its name."""
+    masks = {}
+    for tta in itertools.product(("none", "mirror"), repeat=primary.members):
+        p, a = with_member_tta(primary, tta), with_member_tta(aux, tta)
+        rows = [row for seed in range(1, seeds + 1) for row in holdout(p, a, mapping, goal, seed, ["probability"])]
+        _, _, same = choose(p, a, mapping, goal, "probability")
+        masks[",".join(tta)] = {"held_out": summarize(rows, ["probability"])["probability"],
+                                "same_faces": {k: same[k] for k in ("primary_accuracy", "aux_accuracy",
+                                                                    "aux_min_recall", "meets_goal")},
+                                "runs": rows}
+    return masks
+
+
 def summarize(rows: list[dict], ways: list[str]) -> dict:
     """Each way's held-out accuracies and lowest aux recall, averaged over seeds and halves."""
     return {way: {key: float(np.mean([row["held_out"][key] for row in rows if row["way"] == way]))
@@ -166,7 +191,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ways", default="logit,probability",
                         help=f"comma-separated ways of choosing, of {list(WAYS)}")
     parser.add_argument("--tta", default="mirror",
-                        help="none or mirror for every member (default: mirror), or one of them per member, comma-separated")
+                        help="none or mirror for every member (default: mirror), one of them per member, comma-separated, "
+                             "or every (each per-member combination, probability space)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     args.ways = args.ways.split(",")
@@ -174,7 +200,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown ways {unknown}; choose from {list(WAYS)}")
     try:
-        args.tta = member_tta(args.tta, len(args.heads))
+        args.tta = "every" if args.tta == "every" else member_tta(args.tta, len(args.heads))
     except FerEdgeError as error:
         parser.error(str(error))
     return args
@@ -184,8 +210,17 @@ def main() -> None:
     args = parse_args()
     members, metadata, aux_labels = load_members(args.heads)
     mapping = class_mapping(aux_labels, metadata[0].labels)
-    primary, aux = (head_scores(members, metadata[0], folder, args.tta) for folder in (args.data, args.aux_data))
+    scored_tta = "mirror" if args.tta == "every" else args.tta
+    primary, aux = (head_scores(members, metadata[0], folder, scored_tta) for folder in (args.data, args.aux_data))
     goal = FusionGoal(args.aux_min_accuracy, args.aux_min_recall)
+    if args.tta == "every":
+        masks = every_member_tta(primary, aux, mapping, goal, args.seeds)
+        print(json.dumps({name: {k: mask[k] for k in ("held_out", "same_faces")} for name, mask in masks.items()},
+                         indent=2))
+        if args.json:
+            args.json.write_text(json.dumps({"heads": [str(h) for h in args.heads], "goal": vars(goal),
+                                             "masks": masks}, indent=2) + "\n")
+        return
     rows = [row for seed in range(1, args.seeds + 1) for row in holdout(primary, aux, mapping, goal, seed, args.ways)]
     summary = summarize(rows, args.ways)
     result = {"heads": [str(h) for h in args.heads], "goal": vars(goal),

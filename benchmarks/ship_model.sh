@@ -2,20 +2,21 @@
 # A fused .keras model -> a shipped model: crop framing and TTA calibrated on FER+ valid, converted into
 # fer_edge/models/ (every precision, or int8 only) and verified, then reported on FER+ valid (majority labels),
 # FER2013 val (original labels) and end to end on the photos, into docs/NAME-model/.
-# Usage: [TTA=none|mirror] benchmarks/ship_model.sh NAME all|int8 MODEL.keras   (from the repository root, after
-# `make demo`'s install; TTA pins the recorded test-time augmentation, by default the one that pays on FER+ valid)
+# Usage: [TTA=none|mirror] [SAMPLES=N] benchmarks/ship_model.sh NAME all|int8 MODEL.keras   (from the repository root,
+# after `make demo`'s install; TTA pins the recorded test-time augmentation, by default the one that pays on FER+
+# valid; SAMPLES is how many FER+ train faces calibrate int8, 500 unless set)
 set -euo pipefail
 name=$1 quant=$2 keras=$3
-ferplus=${FERPLUS:-../shared/data/ferplus} fer2013=${FER2013:-../shared/data/fer2013}
+ferplus=${FERPLUS:-../shared/data/ferplus} fer2013=${FER2013:-../shared/data/fer2013} samples=${SAMPLES:-500}
 fe=.venv/bin/fer-edge py=.venv/bin/python docs=docs/$name-model
 mkdir -p "$docs"
 "$fe" calibrate "$keras" "$ferplus/valid" --detector yunet --detector mtcnn --limit 1000 --write --tta "${TTA:-auto}" \
     --json "$docs/calibration.json"
 if [ "$quant" = all ]; then
-    "$fe" convert "$keras" --quant all --calibration "$ferplus" --samples 500 --per-tensor --out fer_edge/models/ \
+    "$fe" convert "$keras" --quant all --calibration "$ferplus" --samples "$samples" --per-tensor --out fer_edge/models/ \
         --verify-data "$ferplus/valid"
 else
-    "$fe" convert "$keras" --quant int8 --calibration "$ferplus" --samples 500 --per-tensor \
+    "$fe" convert "$keras" --quant int8 --calibration "$ferplus" --samples "$samples" --per-tensor \
         --out "fer_edge/models/${name}_int8.tflite" --verify-data "$ferplus/valid"
 fi
 for tta in none mirror; do

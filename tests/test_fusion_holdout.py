@@ -86,6 +86,33 @@ def test_parse_args_reads_ways_and_one_tta_per_member(fusion_holdout):
     assert (args.tta, args.ways, args.heads[1].name) == (("none", "none"), ["logit", "probability"], "b.keras")
     assert fusion_holdout.parse_args(["a.keras"]).tta == ("mirror",)
     assert fusion_holdout.parse_args(["a.keras", "b.keras", "--tta", "none,mirror"]).tta == ("none", "mirror")
+    assert fusion_holdout.parse_args(["a.keras", "b.keras", "--tta", "every"]).tta == "every"
+
+
+def two_mirrored_members(labels: np.ndarray) -> HeadScores:
+    """Two members, two views each (the face, its mirror): member 0 is a little right on its own view and very
+    wrong on the mirror image, member 1 says nothing (equal logits) on either."""
+    right, wrong, nothing = np.eye(3)[labels], np.eye(3)[(labels + 1) % 3] * 8.0, np.zeros((len(labels), 3))
+    return HeadScores(((right, right), (wrong, wrong), (nothing, nothing), (nothing, nothing)), labels, 2)
+
+
+def test_with_member_tta_repeats_the_own_view_of_an_unmirrored_member(fusion_holdout):
+    scores = two_mirrored_members(np.array([0, 1, 2]))
+    masked = fusion_holdout.with_member_tta(scores, ("none", "mirror"))
+    assert masked.members == 2 and len(masked.views) == 4
+    assert masked.views[1] is scores.views[0] and masked.views[3] is scores.views[3]  # member 0's mirror view gone
+    assert fusion_holdout.with_member_tta(scores, ("mirror", "mirror")).views == scores.views
+
+
+def test_every_member_tta_scores_each_combination_and_a_wrong_mirror_view_costs(fusion_holdout):
+    labels = np.tile([0, 1, 2], 10)
+    scores = two_mirrored_members(labels)
+    masks = fusion_holdout.every_member_tta(scores, scores, np.eye(3), fusion_holdout.FusionGoal(), seeds=1)
+    assert list(masks) == ["none,none", "none,mirror", "mirror,none", "mirror,mirror"]
+    for name, accuracy in {"none,none": 1.0, "none,mirror": 1.0, "mirror,none": 0.0, "mirror,mirror": 0.0}.items():
+        assert masks[name]["same_faces"]["primary_accuracy"] == accuracy, name
+        assert masks[name]["held_out"]["primary_accuracy"] == accuracy, name
+    assert len(masks["none,none"]["runs"]) == 2  # one seed, each half fitted once and scored on the other
 
 
 @pytest.mark.parametrize("argv", [["a.keras", "--tta", "flip"], ["a.keras", "--ways", "logit,median"], [],
