@@ -69,18 +69,27 @@ def _full_pipeline(keras_path: Path, detection: DetectorOptions) -> Pipeline:
                     keras_path.stat().st_size, device)
 
 
+def model_labels(paths) -> list[str]:
+    """Each model's name in pipeline names: its file stem, with its folder where stems repeat (`old/accurate_int8`),
+    and the path as given where even that repeats."""
+    stems = [Path(path).stem for path in paths]
+    labels = [stem if stems.count(stem) == 1 else f"{Path(path).parent.name}/{stem}"
+              for path, stem in zip(paths, stems)]
+    return [label if labels.count(label) == 1 else str(path) for path, label in zip(paths, labels)]
+
+
 def _edge_pipelines(paths, threads, detection, widths, tta_modes) -> list[Pipeline]:
     pipelines = []
     for width in widths:
         detector = create_detector("yunet", replace(detection, detect_width=width))
-        for path in paths:
+        for path, label in zip(paths, model_labels(paths)):
             metadata = load_tflite_metadata(path)
             modes = dict.fromkeys(resolve_tta(mode, metadata) for mode in tta_modes)  # "auto" may repeat one
             for count, mode in ((count, mode) for count in threads for mode in modes):
                 classifier = apply_tta(TFLiteClassifier(path, threads=count), mode)
                 precision = str(classifier.metadata.extra.get("quantization", "unknown"))
                 mirror = "+mirror" if mode == "mirror" else ""
-                name = f"edge yunet{f'@{width}' if width else ''}+{Path(path).stem}{mirror} x{count}"
+                name = f"edge yunet{f'@{width}' if width else ''}+{label}{mirror} x{count}"
                 pipelines.append(Pipeline(name, "edge", precision, count, detector, classifier,
                                           Path(path).stat().st_size))
     return pipelines

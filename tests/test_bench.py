@@ -131,6 +131,30 @@ def test_bench_compares_test_time_augmentation(converted, tmp_path):
     assert bad.exit_code == 1 and "Error: test-time augmentation must be one of" in bad.output
 
 
+def test_model_labels_tell_files_of_one_name_apart():
+    from fer_edge.bench_suite import model_labels
+
+    assert model_labels(["m/default_int8.tflite", "m/accurate_int8.tflite"]) == ["default_int8", "accurate_int8"]
+    assert model_labels(["fer_edge/models/accurate_int8.tflite", "/tmp/old/accurate_int8.tflite", "a.tflite"]) == [
+        "models/accurate_int8", "old/accurate_int8", "a"]
+    assert model_labels(["x/m/a.tflite", "y/m/a.tflite"]) == ["x/m/a.tflite", "y/m/a.tflite"]
+
+
+def test_bench_names_two_models_of_one_file_name_apart(converted, tmp_path):
+    for folder in ("new", "old"):
+        (tmp_path / folder).mkdir()
+        for source in (converted["int8"].path, converted["int8"].path.with_suffix(".meta.json")):
+            (tmp_path / folder / source.name).write_bytes(source.read_bytes())
+    models = [str(tmp_path / folder / converted["int8"].path.name) for folder in ("new", "old")]
+    result = CliRunner().invoke(cli, ["bench", "--no-full", "--tflite", models[0], "--tflite", models[1],
+                                      "--threads", "1", "--tta", "none", "--runs", "10", "--warmup", "1",
+                                      "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    stem = converted["int8"].path.stem
+    names = [r["name"] for r in json.loads((tmp_path / "b.json").read_text())]
+    assert names == [f"edge yunet@256+new/{stem} x1", f"edge yunet@256+old/{stem} x1"]
+
+
 def test_scores_match_label_spellings():
     """A FER+ model's "happiness" is a FER2013 frame's "happy", and agrees with `fer`'s "happy"."""
     frames = [Frame(np.zeros((1, 1, 3), np.uint8), label) for label in ("happy", "angry", "sad")]
