@@ -205,16 +205,16 @@ runs/two-head-wide-fer2013/heads.keras: | $(VENV)/.demo-installed
 	test -f $@ || $(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-wide-fer2013 $(subst sepnet_deep,sepnet_wide,$(TWO_HEAD)) \
 		--lr 1e-3 --epochs 30 --seed 11 --init-from runs/wide-fer2013-heads.keras \
 		$$(test -d runs/two-head-wide-fer2013/backup && echo --resume)
-# The first sepnet_wide fine-tuned on the faces as they are, as the default's network was (5 epochs at lr 5e-4,
-# seed 11, --no-augment; about 20 minutes here): the accurate model's second member. Its finished run is committed
-# in docs/wide-experiment/final-noaug and taken as it is; WIDE_NOAUG_FROM= (empty) trains it again.
+# The first sepnet_wide (its committed heads, docs/wide-experiment/final) fine-tuned on the faces as they are, as the
+# default's network was (5 epochs at lr 5e-4, seed 11, --no-augment; about 20 minutes here): the accurate model's
+# second member. Its finished run is committed in docs/wide-experiment/final-noaug and taken as it is;
+# WIDE_NOAUG_FROM= (empty) trains the fine-tune again from the same start.
 WIDE_NOAUG_FROM ?= docs/wide-experiment/final-noaug
 runs/wide-final-noaug/heads.keras: | $(VENV)/.demo-installed
 	$(call seed_run,runs/wide-final-noaug,$(WIDE_NOAUG_FROM))
-	test -f $@ || $(MAKE) $(WIDE_RUN)/heads.keras
 	test -f $@ || $(VENV)/bin/fer-edge train $(FERPLUS) --out runs/wide-final-noaug \
 		$(subst sepnet_deep,sepnet_wide,$(TWO_HEAD)) --lr 5e-4 --epochs 5 --seed 11 --no-augment \
-		--init-from $(WIDE_RUN)/heads.keras
+		--init-from docs/wide-experiment/final/heads.keras
 runs/two-head-blend05/heads.keras: | $(VENV)/.demo-installed
 	$(VENV)/bin/fer-edge train $(FERPLUS) --out runs/two-head-blend05 $(TWO_HEAD) --lr 5e-4 --epochs 10 --seed 7 \
 		--init-from docs/ferplus-experiment/blend0.5/model.keras
