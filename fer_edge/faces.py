@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -112,8 +112,9 @@ class DetectorOptions:
         min_face_size: drop faces whose shorter side is below this many pixels.
         max_faces: keep at most this many faces, largest first.
         detect_width: YuNet looks at the frame shrunk to this width first (0: full size only),
-            and at full size (at most `YUNET_MAX_PIXELS`) when that finds nothing; boxes are
-            scaled back, so crops still come from the full-resolution frame.
+            and, when that finds nothing, at full size (at most `YUNET_MAX_PIXELS`), or narrower
+            where `min_face_size` allows (`retry_width`); boxes are scaled back, so crops still
+            come from the full-resolution frame.
     """
 
     score_threshold: float = 0.7
@@ -216,6 +217,25 @@ def width_within(height: int, width: int, max_pixels: int) -> int:
     return min(width, math.floor(width * math.sqrt(max_pixels / (width * height))))
 
 
+YUNET_RELIABLE_FACE = 48
+"""The smallest face (its box's shorter side, in the pixels YuNet searches) found about as often as any: of 783
+faces YuNet finds in real photos, it finds 98% again at 48 px, 95% at 40, 49% at 24 and 14% at 20
+(`benchmarks/yunet_face_size.py`)."""
+
+
+def retry_width(height: int, width: int, min_face_size: int) -> int:
+    """The width at which a frame whose shrunk search found nothing is searched again.
+
+    The narrowest width at which a face of `min_face_size` frame pixels spans `YUNET_RELIABLE_FACE`, within the
+    frame's own width and `YUNET_MAX_PIXELS`: smaller faces are dropped anyway, and a wider search finds the
+    faces kept about as often (with a large minimum, the shrunk search alone suffices).
+    """
+    widest = width_within(height, width, YUNET_MAX_PIXELS)
+    if min_face_size <= 0:
+        return widest
+    return min(widest, math.ceil(width * YUNET_RELIABLE_FACE / min_face_size))
+
+
 class YuNetDetector:
     """OpenCV's YuNet (`cv2.FaceDetectorYN`): fast CNN face detector for the device."""
 
@@ -227,19 +247,18 @@ class YuNetDetector:
 
         self.options = options
         self._cv2 = cv2
-        self._size = (320, 320)
+        self._model = str(model_path or yunet_model_path())
         self._skipped_size: tuple[int, int] | None = None
-        self._net = cv2.FaceDetectorYN.create(
-            str(model_path or yunet_model_path()), "", self._size,
-            options.score_threshold, options.nms_threshold, 5000,
-        )
+        self._nets: dict[bool, tuple[Any, tuple[int, int]]] = {}
+        self._net_for((320, 320))  # a bad model file fails here, not at the first frame
 
     def detect(self, image_rgb: np.ndarray) -> list[FaceBox]:
         """Faces in an RGB image (YuNet itself expects BGR; converted here).
 
         With `detect_width`, the frame is searched shrunk first and, only when that finds no
-        face, again at full size: small faces are not lost, and frames with a large face
-        cost the reduced search alone.
+        face, again at `retry_width` (full size unless `min_face_size` rules out the faces only
+        a wider search finds): small faces are not lost, and frames with a large face cost the
+        reduced search alone.
         """
         check_image(image_rgb)
         height, width = image_rgb.shape[:2]
@@ -250,9 +269,10 @@ class YuNetDetector:
             return []
         shrunk = self.options.detect_width
         if shrunk and width > shrunk:
-            faces = self._search(image_rgb, shrunk)
-            if faces:
+            faces, wider = self._search(image_rgb, shrunk), retry_width(height, width, self.options.min_face_size)
+            if faces or wider <= shrunk:
                 return faces  # the full frame was never converted
+            return self._search(image_rgb, wider)
         return self._search(image_rgb, width_within(height, width, YUNET_MAX_PIXELS))
 
     def _search(self, image_rgb: np.ndarray, width: int) -> list[FaceBox]:
@@ -269,12 +289,27 @@ class YuNetDetector:
             factor = -(-YUNET_MIN_SIDE // min(height, width))
             bgr = self._cv2.resize(bgr, (width * factor, height * factor), interpolation=self._cv2.INTER_LINEAR)
             scale, (height, width) = scale / factor, bgr.shape[:2]
-        if (width, height) != self._size:
-            self._net.setInputSize((width, height))
-            self._size = (width, height)
-        _, rows = self._net.detect(bgr)
+        _, rows = self._net_for((width, height)).detect(bgr)
         faces = [] if rows is None else [self._to_box(row, scale) for row in rows]
         return filter_faces(faces, self.options)
+
+    def _net_for(self, size: tuple[int, int]) -> Any:
+        """The network for an input of `size` (width, height), resized only when its size changes.
+
+        There are two: one for the shrunk search (inputs at most `detect_width` wide) and one for wider inputs.
+        Resizing a network's input reallocates its buffers, and a frame without a face is searched at both
+        sizes: with one network resized twice for each such frame, `fer-edge bench`'s 90th percentile of
+        detection was 19.0 to 19.6 ms here, with two 15.6 to 16.8 ms (2026-12-07).
+        """
+        narrow = size[0] <= self.options.detect_width
+        net, current = self._nets.get(narrow, (None, None))
+        if net is None:
+            net = self._cv2.FaceDetectorYN.create(self._model, "", size, self.options.score_threshold,
+                                                  self.options.nms_threshold, 5000)
+        elif current != size:
+            net.setInputSize(size)
+        self._nets[narrow] = (net, size)
+        return net
 
     @staticmethod
     def _to_box(row: np.ndarray, scale: float) -> FaceBox:

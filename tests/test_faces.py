@@ -245,3 +245,91 @@ def test_width_within_keeps_frames_that_fit_and_shrinks_the_rest_to_the_budget()
     assert width_within(3000, 3000, 2_000_000) == 1414  # 1414 x 1414 = 1.999 MP
     assert width_within(2500, 2500, 4_000_000) == 2000
     assert width_within(100, 20_000, 1_000_000) == 14142
+
+
+def test_retry_width_is_full_size_unless_the_minimum_face_rules_out_what_only_it_finds():
+    from fer_edge.faces import YUNET_RELIABLE_FACE, retry_width
+
+    assert YUNET_RELIABLE_FACE == 48
+    assert retry_width(480, 640, 20) == 640  # a 20-px face needs 1536 px: full size
+    assert retry_width(480, 640, 0) == 640
+    assert retry_width(480, 640, 64) == 480  # a 64-px face spans 48 px at 480
+    assert retry_width(480, 640, 128) == 240  # narrower than the 256-px search: no second search
+    assert retry_width(3000, 3000, 20) == 1414  # within YUNET_MAX_PIXELS
+    assert retry_width(3000, 3000, 200) == 720
+
+
+def searched_widths(detector, frame) -> list[int]:
+    widths = []
+    original = detector._run
+    detector._run = lambda bgr, scale: widths.append(bgr.shape[1]) or original(bgr, scale)
+    detector.detect(frame)
+    return widths
+
+
+@pytest.mark.parametrize("min_face_size, widths", [(20, [256, 640]), (64, [256, 480]), (128, [256])])
+def test_an_empty_frame_is_searched_again_only_as_wide_as_the_minimum_face_needs(min_face_size, widths):
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    assert searched_widths(create_detector("yunet", DetectorOptions(min_face_size=min_face_size)), frame) == widths
+    full_only = create_detector("yunet", DetectorOptions(detect_width=0, min_face_size=min_face_size))
+    assert searched_widths(full_only, frame) == [640]  # detect_width 0 still means full size only
+
+
+def test_a_face_near_the_minimum_size_is_found_by_the_narrower_second_search():
+    import cv2
+
+    from conftest import FACE_PHOTO
+
+    photo = read_image(FACE_PHOTO)  # 512x512, a face of about 90 px
+    expected = create_detector("yunet", DetectorOptions(detect_width=0)).detect(photo)[0]
+    side = round(66 * 512 / min(expected.width, expected.height))  # the face spans 66 px: too small for 256 px
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    frame[50:50 + side, 100:100 + side] = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
+    detector = create_detector("yunet", DetectorOptions(min_face_size=64))
+    assert searched_widths(detector, frame) == [256, 480]
+    faces = detector.detect(frame)
+    full = create_detector("yunet", DetectorOptions(detect_width=0, min_face_size=64)).detect(frame)
+    scale = side / 512
+    box = FaceBox(100 + expected.x * scale, 50 + expected.y * scale, expected.width * scale,
+                  expected.height * scale)
+    assert len(faces) == 1 and faces[0].iou(box) > 0.7 and faces[0].iou(full[0]) > 0.85
+
+
+class RecordingNet:
+    """A YuNet network that records its resizes."""
+
+    def __init__(self, net):
+        self.net, self.resized = net, []
+
+    def setInputSize(self, size):  # noqa: N802 (OpenCV's name)
+        self.resized.append(size)
+        self.net.setInputSize(size)
+
+    def detect(self, image):
+        return self.net.detect(image)
+
+
+def test_yunet_keeps_a_network_for_the_shrunk_search_and_one_for_wider_ones(monkeypatch):
+    import cv2
+
+    from conftest import FACE_PHOTO
+    from fer_edge.faces import YuNetDetector
+
+    photo = read_image(FACE_PHOTO)
+    empty = np.full((480, 640, 3), 128, np.uint8)
+    frames = [empty, photo, empty, photo[:400], np.full((300, 900, 3), 128, np.uint8)]
+    detector = YuNetDetector()
+    for frame in frames + frames:  # the same faces as a fresh detector, whatever came before
+        assert [f.to_dict() for f in detector.detect(frame)] == [f.to_dict() for f in YuNetDetector().detect(frame)]
+    detector.detect(empty)
+    assert {narrow: size for narrow, (_, size) in detector._nets.items()} == {True: (256, 192), False: (640, 480)}
+    detector._nets = {narrow: (RecordingNet(net), size) for narrow, (net, size) in detector._nets.items()}
+    monkeypatch.setattr(cv2, "FaceDetectorYN", None)  # creating a network now fails
+    for _ in range(3):
+        assert detector.detect(empty) == []  # an empty scene: two searches a frame, nothing created or resized
+    assert [net.resized for net, _ in detector._nets.values()] == [[], []]
+    monkeypatch.undo()
+    full_only = YuNetDetector(DetectorOptions(detect_width=0))
+    full_only.detect(photo)
+    full_only.detect(empty)
+    assert list(full_only._nets) == [False]  # no shrunk search: one network, as before
