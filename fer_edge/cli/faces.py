@@ -22,11 +22,12 @@ def _add_detector_options(command, default: str):
         click.option("--score-threshold", default=0.7, show_default=True, type=FiniteFloatRange(0, 1)),
         click.option("--nms-threshold", default=0.3, show_default=True, type=FiniteFloatRange(0, 1, min_open=True)),
         click.option("--min-face-size", default=20, show_default=True, type=click.IntRange(min=0),
-                     help="Drop faces whose shorter side is smaller (pixels)."),
+                     help="Drop faces whose shorter side is smaller (pixels); a larger minimum also makes "
+                          "YuNet's second search of a frame without a face narrower, or skips it."),
         click.option("--max-faces", default=10, show_default=True, type=click.IntRange(min=1)),
         click.option("--detect-width", default=FAST_DETECT_WIDTH, show_default=True, type=click.IntRange(min=0),
-                     help="YuNet: detect on the frame shrunk to this width first, at full size when that finds "
-                          "no face (0: full size only)."),
+                     help="YuNet: detect on the frame shrunk to this width first, then at full size (or as wide "
+                          "as --min-face-size needs) when that finds no face (0: full size only)."),
     ]):
         command = decorator(command)
     return command
