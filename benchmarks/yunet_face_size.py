@@ -22,7 +22,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_edge.bench import on_canvas
 from fer_edge.errors import ImageDecodeError
 from fer_edge.faces import DetectorOptions, FaceBox, YuNetDetector, filter_faces, retry_width, yunet_model_path
 from fer_edge.images import read_image, scan_image_folder

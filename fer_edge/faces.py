@@ -269,10 +269,11 @@ class YuNetDetector:
             return []
         shrunk = self.options.detect_width
         if shrunk and width > shrunk:
-            faces, wider = self._search(image_rgb, shrunk), retry_width(height, width, self.options.min_face_size)
-            if faces or wider <= shrunk:
+            faces = self._search(image_rgb, shrunk)
+            if faces:
                 return faces  # the full frame was never converted
-            return self._search(image_rgb, wider)
+            wider = retry_width(height, width, self.options.min_face_size)
+            return self._search(image_rgb, wider) if wider > shrunk else []
         return self._search(image_rgb, width_within(height, width, YUNET_MAX_PIXELS))
 
     def _search(self, image_rgb: np.ndarray, width: int) -> list[FaceBox]:
