@@ -44,6 +44,16 @@ def test_resume_of_a_run_saved_before_an_option_existed(interrupted):
     assert len(train(data, run, options, resume=True).history["loss"]) == options.epochs
 
 
+def test_resume_of_a_run_saved_when_augment_was_true_or_false(interrupted):
+    data, run, options = interrupted  # FAST trains with augment=False, now "none"
+    saved = json.loads((run / "options.json").read_text())
+    assert saved["augment"] == "none"
+    (run / "options.json").write_text(json.dumps({**saved, "augment": False}))
+    with pytest.raises(FerEdgeError, match="--augment 'none' -> 'flip'"):
+        train(data, run, dataclasses.replace(options, augment="flip"), resume=True)
+    assert len(train(data, run, options, resume=True).history["loss"]) == options.epochs
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda b: (b / "latest.weights.h5").write_bytes((b / "latest.weights.h5").read_bytes()[:500]), "weights"),
     (lambda b: (b / "latest.weights.h5").write_bytes(b""), "weights"),

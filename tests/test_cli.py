@@ -52,6 +52,24 @@ def test_train_reports_and_writes_model(cli_run):
     assert (run / "model.keras").exists()
 
 
+def test_train_no_augment_is_saved_as_augment_none(cli_run):
+    run, _ = cli_run
+    assert json.loads((run / "options.json").read_text())["augment"] == "none"
+
+
+@pytest.mark.parametrize("args, augment", [([], "full"), (["--augment", "flip"], "flip"), (["--no-augment"], "none"),
+                                           (["--augment", "flip", "--no-augment"], "none")])
+def test_train_augment_choices(tmp_path, args, augment):
+    context = cli.commands["train"].make_context("train", [str(tmp_path), "--out", str(tmp_path / "run"), *args])
+    assert context.params["augment"] == augment
+
+
+def test_train_refuses_an_unknown_augmentation(tmp_path):
+    result = CliRunner().invoke(cli, ["train", str(tmp_path), "--out", str(tmp_path / "run"), "--augment", "mirror"])
+    assert result.exit_code == 2 and "'mirror' is not one of 'full', 'flip', 'none'" in result.output
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("rate, text", [(28709.4, "28709 images/s"), (190.6, "191 images/s"),
                                         (56.34, "56.3 images/s"), (0.4123, "0.412 images/s"),
                                         (0.0, "not measured (no epoch ran)")])

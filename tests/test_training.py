@@ -146,12 +146,41 @@ def test_pipeline_matches_shared_preprocessing(synthetic_faces):
 def test_training_pipeline_shuffles_and_augments_within_range(synthetic_faces):
     prep = Preprocessing((32, 32))
     split = load_dataset(synthetic_faces, prep).splits["train"]
-    batches = list(make_dataset(split, prep, 3, 16, training=True, augment=True, seed=3))
+    batches = list(make_dataset(split, prep, 3, 16, training=True, augment="full", seed=3))
     images = np.concatenate([b[0].numpy() for b in batches])
     labels = np.concatenate([b[1].numpy().argmax(axis=1) for b in batches])
     assert len(images) == len(split) and images.min() >= 0.0 and images.max() <= 1.0
     assert sorted(labels.tolist()) == sorted(split.labels.tolist())
     assert labels.tolist() != split.labels.tolist()
+
+
+def test_flip_augmentation_mirrors_some_faces_and_changes_nothing_else(synthetic_faces):
+    prep = Preprocessing((32, 32))
+    split = load_dataset(synthetic_faces, prep).splits["train"]
+    batches = list(make_dataset(split, prep, 3, 16, training=True, augment="flip", seed=3))
+    images = np.concatenate([b[0].numpy() for b in batches])
+    faces = normalize(split.pixels, prep)
+    as_is = {face.tobytes() for face in faces}
+    mirrored = {face[:, ::-1].tobytes() for face in faces}
+    kept = sum(image.tobytes() in as_is for image in images)
+    flipped = sum(image.tobytes() in mirrored and image.tobytes() not in as_is for image in images)
+    assert kept + flipped == len(images) == len(faces)  # every face as it was or its exact mirror image
+    assert 0.3 < flipped / len(images) < 0.7
+
+
+@pytest.mark.parametrize("augment", ["flip ", "crop", True])
+def test_an_unknown_augmentation_is_refused(synthetic_faces, augment):
+    from fer_edge.train.pipeline import augmenter
+
+    with pytest.raises(FerEdgeError, match="unknown augmentation"):
+        augmenter(3, augment)
+
+
+def test_options_read_a_saved_true_or_false_augment_and_refuse_unknown_modes():
+    assert TrainOptions(augment=True).augment == "full" and TrainOptions(augment=False).augment == "none"
+    assert TrainOptions().augment == "full" and TrainOptions(augment="flip").augment == "flip"
+    with pytest.raises(FerEdgeError, match="--augment must be one of"):
+        TrainOptions(augment="mirror")
 
 
 def constant_faces(values) -> np.ndarray:

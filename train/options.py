@@ -9,6 +9,7 @@ from fer_edge.errors import FerEdgeError
 from fer_edge.preprocess import Preprocessing
 from fer_edge.train.heads import HEAD
 from fer_edge.train.models import model_names
+from fer_edge.train.pipeline import AUGMENT_MODES
 
 DISTRIBUTE_MODES = ("none", "mirrored", "multiworker")
 LR_SCHEDULES = ("constant", "cosine")
@@ -36,7 +37,9 @@ class TrainOptions:
     lr_schedule: str = "constant"
     """constant, or cosine: decays to 1% of the learning rate over all epochs."""
     seed: int = 42
-    augment: bool = True
+    augment: str = "full"
+    """One of `AUGMENT_MODES`: "full" (flip, shift, rotation, zoom, brightness), "flip" alone, or "none"; a saved
+    run's True/False reads as "full"/"none"."""
     class_weights: bool = False
     label_smoothing: float = 0.0
     early_stopping: int = 0
@@ -84,6 +87,10 @@ class TrainOptions:
             raise FerEdgeError("epochs and batch size must be at least 1")
         if self.learning_rate <= 0:
             raise FerEdgeError(f"learning rate must be positive, got {self.learning_rate}")
+        if isinstance(self.augment, bool):  # options saved before "flip" existed
+            object.__setattr__(self, "augment", "full" if self.augment else "none")
+        if self.augment not in AUGMENT_MODES:
+            raise FerEdgeError(f"--augment must be one of {AUGMENT_MODES}, got {self.augment!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise FerEdgeError(f"--lr-schedule must be one of {LR_SCHEDULES}")
         if self.distribute not in DISTRIBUTE_MODES:

@@ -7,23 +7,31 @@ import numpy as np
 import tensorflow as tf
 
 from fer_edge.dataset import Split
+from fer_edge.errors import FerEdgeError
 from fer_edge.preprocess import Preprocessing
 from fer_edge.train.heads import AUX_HEAD, HEAD
 from fer_edge.train.targets import AuxTargets
 
 
-def augmenter(seed: int) -> keras.Sequential:
-    """Flip, small shift/rotation/zoom and brightness, on float pixels in [0, 255]."""
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
+AUGMENT_MODES = ("full", "flip", "none")
+"""Training augmentation: flip, shift, rotation, zoom and brightness; horizontal flips alone; or none."""
+
+
+def augmenter(seed: int, mode: str = "full") -> keras.Sequential | None:
+    """The augmentation layers of `mode` (one of `AUGMENT_MODES`; None for "none"), on float pixels in [0, 255]."""
+    if mode not in AUGMENT_MODES:
+        raise FerEdgeError(f"unknown augmentation {mode!r}; choose one of: {', '.join(AUGMENT_MODES)}")
+    if mode == "none":
+        return None
+    layers = [keras.layers.RandomFlip("horizontal", seed=seed)]
+    if mode == "full":
+        layers += [
             keras.layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed + 1),
             keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 2),
             keras.layers.RandomZoom((-0.1, 0.1), fill_mode="reflect", seed=seed + 3),
             keras.layers.RandomBrightness(0.15, value_range=(0.0, 255.0), seed=seed + 4),
-        ],
-        name="augment",
-    )
+        ]
+    return keras.Sequential(layers, name="augment")
 
 
 def normalize_tensor(pixels: tf.Tensor, prep: Preprocessing) -> tf.Tensor:
@@ -110,7 +118,7 @@ def make_dataset(
     num_classes: int,
     batch_size: int,
     training: bool,
-    augment: bool = False,
+    augment: str = "none",
     seed: int = 42,
     aux: AuxTargets | None = None,
     mixup: float = 0.0,
@@ -119,14 +127,14 @@ def make_dataset(
     """Build a tf.data pipeline of (normalized images, targets) batches: soft targets or one-hot labels.
 
     The decoded pixels live in memory (cached), batches are shuffled per epoch
-    with `seed`, augmented in parallel map calls, and prefetched so the model,
-    not the input, limits training speed. With `aux`, targets and sample weights
+    with `seed`, augmented (training only; `augment` is one of `AUGMENT_MODES`) in parallel map calls, and
+    prefetched so the model, not the input, limits training speed. With `aux`, targets and sample weights
     are dicts keyed by the two heads' output names. `mixup` > 0 (training only)
     mixes faces and targets after augmentation with lambda ~ Beta(mixup, mixup); `erasing` > 0 (training
     only) hides a rectangle of a face under noise with that probability, after augmentation and before mixup.
     """
     data = _batches(split, num_classes, batch_size, training, seed, aux)
-    augment_layers = augmenter(seed) if (training and augment) else None
+    augment_layers = augmenter(seed, augment) if training else None
     mix, erase = training and mixup > 0, training and erasing > 0
 
     def transform(batch, draw):

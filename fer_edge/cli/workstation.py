@@ -28,8 +28,9 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
               help="cosine: decay to 1% of --lr over the run.")
 @click.option("--seed", default=42, show_default=True)
-@click.option("--augment/--no-augment", default=True, show_default=True,
-              help="Flip, shift, rotation, zoom and brightness.")
+@click.option("--augment", type=click.Choice(["full", "flip", "none"]), default="full", show_default=True,
+              help="Training augmentation: full (flip, shift, rotation, zoom and brightness), flip alone, or none.")
+@click.option("--no-augment", "augment", flag_value="none", help="Same as --augment none.")
 @click.option("--class-weights/--no-class-weights", default=False, show_default=True,
               help="Weight the loss by inverse class frequency.")
 @click.option("--label-smoothing", default=0.0, show_default=True, type=FiniteFloatRange(0, 0.5))
