@@ -46,7 +46,7 @@ def main() -> None:
     prep, batch_size = Preprocessing(), 32
     dataset = load_dataset(args.data, prep, max_per_class=args.max_per_class)
     classes = len(dataset.classes)
-    pipeline = make_dataset(dataset.splits["train"], prep, classes, batch_size, True, augment=True).repeat()
+    pipeline = make_dataset(dataset.splits["train"], prep, classes, batch_size, True, augment="full").repeat()
     batches = iter(pipeline)
     model = build_model(args.arch, classes, prep.input_shape)
     compile_model(model, TrainOptions(arch=args.arch), classes)
