@@ -46,8 +46,8 @@ def rolls(images: Iterable[np.ndarray], detector) -> list[float]:
     """The roll of the largest face of each image in which `detector` finds one with landmarks."""
     found = []
     for image in images:
-        faces = detector.detect(image)
-        roll = eye_roll(max(faces, key=lambda face: face.area)) if faces else None
+        faces = detector.detect(image)  # largest first
+        roll = eye_roll(faces[0]) if faces else None
         if roll is not None:
             found.append(roll)
     return found
@@ -73,14 +73,16 @@ def turned(image: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
 
 
-def followed_turn(images: Iterable[np.ndarray], detector, degrees: float = TURN) -> list[float]:
-    """For each image with a face both as it is and turned by `degrees`: how much the measured roll changed."""
-    changes = []
+def photo_rolls(images: Iterable[np.ndarray], detector, degrees: float = TURN) -> tuple[list[float], list[float]]:
+    """The roll of each image's largest face, and, for each whose face is found turned by `degrees` too, how much
+    the measured roll changed (one detection of each view)."""
+    upright, changes = [], []
     for image in images:
-        pair = [rolls([view], detector) for view in (image, turned(image, degrees))]
-        if all(pair):
-            changes.append(pair[0][0] - pair[1][0])
-    return changes
+        before = rolls([image], detector)
+        after = rolls([turned(image, degrees)], detector) if before else []
+        upright += before
+        changes += [before[0] - after[0]] if after else []
+    return upright, changes
 
 
 def photo_images(root: Path) -> Iterator[np.ndarray]:
@@ -101,8 +103,9 @@ def framed_faces(folder: Path, count: int, seed: int) -> Iterator[np.ndarray]:
 
 def measure(detector, args: argparse.Namespace) -> dict:
     """Roll of the photos' and the framed FER+ faces, and how much of a `TURN` turn the landmarks follow."""
-    change = np.asarray(followed_turn(photo_images(args.photos), detector))
-    return {"photos": summary(rolls(photo_images(args.photos), detector)),
+    upright, change = photo_rolls(photo_images(args.photos), detector)
+    change = np.asarray(change)
+    return {"photos": summary(upright),
             "ferplus_valid_framed": summary(rolls(framed_faces(args.ferplus, args.faces, args.seed), detector)),
             f"photos_turned_{TURN:g}_deg_median_change": round(float(np.median(change)), 2) if change.size else None}
 

@@ -31,7 +31,8 @@ def test_mtcnn_landmarks_follow_a_photo_turned_by_15_degrees(face_roll):
     photo = read_image(FACE_PHOTO)
     upright, tilted = face_roll.rolls([photo, face_roll.turned(photo, 15.0)], create_detector("mtcnn"))
     assert tilted - upright == pytest.approx(-15.0, abs=3.0)  # counter-clockwise: the right eye rises
-    assert face_roll.followed_turn([photo], create_detector("mtcnn")) == [pytest.approx(upright - tilted)]
+    assert face_roll.photo_rolls([photo], create_detector("mtcnn")) == ([pytest.approx(upright)],
+                                                                        [pytest.approx(upright - tilted)])
 
 
 def test_turned_keeps_the_size_and_turns_the_content(face_roll):

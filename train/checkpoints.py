@@ -13,6 +13,7 @@ from typing import Any
 import keras
 
 from fer_edge.errors import FerEdgeError
+from fer_edge.train.options import augment_mode
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +34,6 @@ def _read_json(path: Path, what: str) -> Any:
         raise FerEdgeError(f"cannot resume: {path} ({what}) is damaged ({exc}); {START_OVER}") from exc
 
 
-def _current_form(key: str, value: Any) -> Any:
-    """A saved option as today's options hold it: `augment` was True/False before "flip" existed."""
-    if key == "augment" and isinstance(value, bool):
-        return "full" if value else "none"
-    return value
-
-
 def check_options(run_dir: Path, options) -> None:
     """Refuse to resume with options that change what the interrupted run was training."""
     saved = _read_json(run_dir / "options.json", "the interrupted run's options")
@@ -47,7 +41,8 @@ def check_options(run_dir: Path, options) -> None:
         raise FerEdgeError(f"cannot resume: {run_dir / 'options.json'} is not an options record; {START_OVER}")
     current = json.loads(json.dumps(asdict(options)))  # tuples as the saved lists
     defaults = json.loads(json.dumps(asdict(type(options)())))  # for runs saved before an option existed
-    saved = {key: _current_form(key, saved.get(key, defaults[key])) for key in MUST_MATCH}
+    saved = {key: saved.get(key, defaults[key]) for key in MUST_MATCH}
+    saved["augment"] = augment_mode(saved["augment"])
     changed = [f"--{key.replace('_', '-')} {saved[key]!r} -> {current[key]!r}"
                for key in MUST_MATCH if saved[key] != current[key]]
     if changed:

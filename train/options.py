@@ -23,6 +23,13 @@ TEACHER_HEADS = ("both", "primary", "second")
 """Which of the student's heads `--teacher` teaches."""
 
 
+def augment_mode(value: str | bool) -> str:
+    """`augment` as today's options hold it: runs saved before "flip" existed have True ("full") or False ("none")."""
+    if isinstance(value, bool):
+        return "full" if value else "none"
+    return value
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """Everything that decides a training run (saved to `options.json` in the run folder)."""
@@ -87,8 +94,7 @@ class TrainOptions:
             raise FerEdgeError("epochs and batch size must be at least 1")
         if self.learning_rate <= 0:
             raise FerEdgeError(f"learning rate must be positive, got {self.learning_rate}")
-        if isinstance(self.augment, bool):  # options saved before "flip" existed
-            object.__setattr__(self, "augment", "full" if self.augment else "none")
+        object.__setattr__(self, "augment", augment_mode(self.augment))
         if self.augment not in AUGMENT_MODES:
             raise FerEdgeError(f"--augment must be one of {AUGMENT_MODES}, got {self.augment!r}")
         if self.lr_schedule not in LR_SCHEDULES:
