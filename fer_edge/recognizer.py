@@ -70,6 +70,18 @@ def framing_for(metadata: ModelMetadata, detector: FaceDetector) -> CropGeometry
 COLOR_ORDERS = ("rgb", "bgr", "gray")
 
 
+def refuse_non_image(image: object) -> None:
+    """Raise a `FerEdgeError` naming what to do for None, encoded bytes or an open file given as an image."""
+    if image is None or isinstance(image, (bytes, bytearray)) or hasattr(image, "read"):
+        hint = ""
+        if isinstance(image, (bytes, bytearray)):
+            hint = " (decode bytes with fer_edge.images.decode_image first)"
+        elif image is not None:
+            hint = " (pass its path, or read its bytes and decode them with fer_edge.images.decode_image)"
+        raise FerEdgeError(f"expected an image file's path or an 8-bit image array, got "
+                           f"{type(image).__name__}{hint}")
+
+
 def to_rgb(image: np.ndarray, color: str | None) -> np.ndarray:
     """An image array in the named colour order as RGB uint8 (the one conversion, at the boundary).
 
@@ -187,10 +199,7 @@ class Recognizer:
             FerEdgeError: an unreadable file (`ImageDecodeError`), an array without its colour order,
                 or neither a path nor an array.
         """
-        if image is None or isinstance(image, (bytes, bytearray)):
-            hint = " (decode bytes with fer_edge.images.decode_image first)" if image is not None else ""
-            raise FerEdgeError(f"expected an image file's path or an 8-bit image array, got "
-                               f"{type(image).__name__}{hint}")
+        refuse_non_image(image)
         if isinstance(image, (str, os.PathLike)):
             from fer_edge.images import read_image_scaled
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import cv2
@@ -82,6 +83,7 @@ def test_gray_arrays_are_accepted_with_their_colour_order(recognizer, face_photo
     (np.zeros((64, 64, 3), np.uint8), "gray", r"gray image must be \(H, W\) or \(H, W, 1\)"),
     (None, "rgb", r"path or an 8-bit image array, got NoneType$"),
     (b"\xff\xd8\xff", None, r"got bytes \(decode bytes with fer_edge.images.decode_image first\)"),
+    (io.BytesIO(b"\xff\xd8\xff"), None, r"got BytesIO \(pass its path, or read its bytes and decode them with"),
 ])
 def test_bad_arrays_are_clear_errors(recognizer, array, color, message):
     with pytest.raises(fer_edge.FerEdgeError, match=message):

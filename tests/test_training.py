@@ -169,7 +169,7 @@ def test_flip_augmentation_mirrors_some_faces_and_changes_nothing_else(synthetic
 
 
 @pytest.mark.parametrize("augment", ["flip ", "crop", True])
-def test_an_unknown_augmentation_is_refused(synthetic_faces, augment):
+def test_an_unknown_augmentation_is_refused(augment):
     from fer_edge.train.pipeline import augmenter
 
     with pytest.raises(FerEdgeError, match="unknown augmentation"):
