@@ -19,7 +19,8 @@ def face_photo():
 
 
 @pytest.fixture(scope="module")
-def recognizer():
+def default_recognizer():
+    """The shipped default model behind YuNet: what `fer-edge[device]` installs (conftest's `recognizer` trains one)."""
     return fer_edge.Recognizer.load("default")
 
 
@@ -29,16 +30,17 @@ def test_every_public_name_exists():
         assert getattr(fer_edge, name) is not None
 
 
-def test_recognize_a_file_an_rgb_array_and_a_bgr_frame_alike(recognizer, face_photo, tmp_path):
+def test_recognize_a_file_an_rgb_array_and_a_bgr_frame_alike(default_recognizer, face_photo, tmp_path):
     path = tmp_path / "astronaut.png"
     cv2.imwrite(str(path), cv2.cvtColor(face_photo, cv2.COLOR_RGB2BGR))
-    from_file = recognizer.recognize(path)
-    from_rgb = recognizer.recognize(face_photo, color="rgb")
-    from_bgr = recognizer.recognize(np.ascontiguousarray(face_photo[..., ::-1]), color="bgr")
+    from_file = default_recognizer.recognize(path)
+    from_rgb = default_recognizer.recognize(face_photo, color="rgb")
+    from_bgr = default_recognizer.recognize(np.ascontiguousarray(face_photo[..., ::-1]), color="bgr")
     assert len(from_file) == len(from_rgb) == len(from_bgr) == 1
     face = from_file[0]
     assert isinstance(face, fer_edge.FaceResult) and isinstance(face.box, fer_edge.FaceBox)
-    assert face.label in recognizer.labels and face.label == max(face.probabilities, key=face.probabilities.get)
+    assert face.label in default_recognizer.labels
+    assert face.label == max(face.probabilities, key=face.probabilities.get)
     assert face.confidence == pytest.approx(max(face.probabilities.values()))
     assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=0.02)
     assert 150 < face.box.x < 200 and 50 < face.box.y < 110 and 80 < face.box.width < 140  # her face
@@ -46,7 +48,7 @@ def test_recognize_a_file_an_rgb_array_and_a_bgr_frame_alike(recognizer, face_ph
         assert other.box == face.box and other.probabilities == face.probabilities
 
 
-def test_a_huge_jpeg_is_decoded_reduced_with_boxes_in_its_own_pixels(recognizer, face_photo, tmp_path):
+def test_a_huge_jpeg_is_decoded_reduced_with_boxes_in_its_own_pixels(default_recognizer, face_photo, tmp_path):
     from click.testing import CliRunner
 
     from fer_edge.cli import cli
@@ -55,8 +57,8 @@ def test_a_huge_jpeg_is_decoded_reduced_with_boxes_in_its_own_pixels(recognizer,
     big = cv2.resize(face_photo, (width * 12, height * 12), interpolation=cv2.INTER_LINEAR)  # 37.7 MP
     path = tmp_path / "poster.jpg"
     cv2.imwrite(str(path), cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
-    small = recognizer.recognize(face_photo, color="rgb")[0].box
-    faces = recognizer.recognize(path)  # decoded at 1/2 (9.4 MP)
+    small = default_recognizer.recognize(face_photo, color="rgb")[0].box
+    faces = default_recognizer.recognize(path)  # decoded at 1/2 (9.4 MP)
     assert len(faces) == 1 and faces[0].box.iou(small.scaled(12)) > 0.85
     result = CliRunner().invoke(cli, ["predict", str(path), "--json"])
     assert result.exit_code == 0, result.output
@@ -64,10 +66,10 @@ def test_a_huge_jpeg_is_decoded_reduced_with_boxes_in_its_own_pixels(recognizer,
     assert abs(box[0] - small.x * 12) < 0.05 * small.width * 12 and abs(box[2] / (small.width * 12) - 1) < 0.1
 
 
-def test_gray_arrays_are_accepted_with_their_colour_order(recognizer, face_photo):
+def test_gray_arrays_are_accepted_with_their_colour_order(default_recognizer, face_photo):
     gray = cv2.cvtColor(face_photo, cv2.COLOR_RGB2GRAY)
-    faces = recognizer.recognize(gray, color="gray")
-    assert len(faces) == 1 and faces[0].box.iou(recognizer.recognize(face_photo, color="rgb")[0].box) > 0.8
+    faces = default_recognizer.recognize(gray, color="gray")
+    assert len(faces) == 1 and faces[0].box.iou(default_recognizer.recognize(face_photo, color="rgb")[0].box) > 0.8
 
 
 @pytest.mark.parametrize("array, color, message", [
@@ -85,15 +87,15 @@ def test_gray_arrays_are_accepted_with_their_colour_order(recognizer, face_photo
     (b"\xff\xd8\xff", None, r"got bytes \(decode bytes with fer_edge.images.decode_image first\)"),
     (io.BytesIO(b"\xff\xd8\xff"), None, r"got BytesIO \(pass its path, or read its bytes and decode them with"),
 ])
-def test_bad_arrays_are_clear_errors(recognizer, array, color, message):
+def test_bad_arrays_are_clear_errors(default_recognizer, array, color, message):
     with pytest.raises(fer_edge.FerEdgeError, match=message):
-        recognizer.recognize(array, color=color)
+        default_recognizer.recognize(array, color=color)
 
 
-def test_bad_files_and_models_are_clear_errors(recognizer, tmp_path):
+def test_bad_files_and_models_are_clear_errors(default_recognizer, tmp_path):
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     with pytest.raises(fer_edge.ImageDecodeError):
-        recognizer.recognize(tmp_path / "broken.jpg")
+        default_recognizer.recognize(tmp_path / "broken.jpg")
     with pytest.raises(fer_edge.ModelError, match="not found"):
         fer_edge.Recognizer.load(tmp_path / "missing.tflite")
     with pytest.raises(fer_edge.FerEdgeError, match="detector"):
@@ -136,8 +138,9 @@ def test_a_custom_loop_follows_faces_and_reports_visitor_sessions(visitors_video
     assert [round(e["start"], 2) for e in ends] == [0.0, 4.0, 8.0] and {e["dominant"] for e in ends} == {happy}
 
 
-def test_labels_of_any_spelling_compare_alike(recognizer):
+def test_labels_of_any_spelling_compare_alike(default_recognizer):
     assert fer_edge.canonical_label("happy") == fer_edge.canonical_label("Happiness") == "happiness"
-    assert {fer_edge.canonical_label(label) for label in recognizer.labels} >= {"happiness", "anger", "sadness"}
+    canonical = {fer_edge.canonical_label(label) for label in default_recognizer.labels}
+    assert canonical >= {"happiness", "anger", "sadness"}
     with pytest.raises(fer_edge.FerEdgeError, match="label is a string, got NoneType"):
         fer_edge.canonical_label(None)
