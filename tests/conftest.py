@@ -20,8 +20,7 @@ FACE_PHOTO = TESTS / "data" / "astronaut.jpg"
 
 WORKSTATION = find_spec("tensorflow") is not None
 """False in the device test stage: a virtual environment with only fer-edge[device] and pytest."""
-WORKSTATION_FIXTURES = {"trained", "converted", "recognizer", "cli_run"}
-"""Fixtures that train a model with TensorFlow."""
+SKIP_ON_DEVICE = "needs the workstation extras (fer-edge[dev]); this is the device test stage"
 # Test modules that import TensorFlow (or other workstation packages) at import time.
 collect_ignore = [] if WORKSTATION else [
     "test_callbacks.py", "test_checkpoints.py", "test_cli.py", "test_convert.py",
@@ -34,12 +33,12 @@ collect_ignore = [] if WORKSTATION else [
 
 
 def pytest_collection_modifyitems(config, items):
-    """On a device install, skip what needs the workstation extras, saying so."""
+    """On a device install, skip the tests marked `workstation`, saying so (`trained` skips what builds on it)."""
     if WORKSTATION:
         return
-    skip = pytest.mark.skip(reason="needs the workstation extras (fer-edge[dev]); this is the device test stage")
+    skip = pytest.mark.skip(reason=SKIP_ON_DEVICE)
     for item in items:
-        if item.get_closest_marker("workstation") or WORKSTATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if item.get_closest_marker("workstation"):
             item.add_marker(skip)
 
 
@@ -98,7 +97,13 @@ CONVERT_CLASSES = ("happy", "sad", "surprise", "neutral")
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
-    """A tiny Keras model trained well on cartoon faces (32x32), and the faces: (model path, data, folder)."""
+    """A tiny Keras model trained well on cartoon faces (32x32), and the faces: (model path, data, folder).
+
+    Skips on a device install, and with it every test and fixture that builds on it (`converted`, `recognizer`),
+    whatever their names: a test module's own fixture of the same name is not caught.
+    """
+    if not WORKSTATION:
+        pytest.skip(SKIP_ON_DEVICE)
     from helpers import TINY
     from fer_edge.train.training import TrainOptions, train
 
