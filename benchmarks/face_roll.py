@@ -42,15 +42,15 @@ def eye_roll(face: FaceBox) -> float | None:
     return math.degrees(math.atan2(right_y - left_y, right_x - left_x))
 
 
+def largest_roll(image: np.ndarray, detector) -> float | None:
+    """The roll of the largest face `detector` finds in `image` (None without a face or its landmarks)."""
+    faces = detector.detect(image)  # largest first
+    return eye_roll(faces[0]) if faces else None
+
+
 def rolls(images: Iterable[np.ndarray], detector) -> list[float]:
     """The roll of the largest face of each image in which `detector` finds one with landmarks."""
-    found = []
-    for image in images:
-        faces = detector.detect(image)  # largest first
-        roll = eye_roll(faces[0]) if faces else None
-        if roll is not None:
-            found.append(roll)
-    return found
+    return [roll for roll in (largest_roll(image, detector) for image in images) if roll is not None]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -78,10 +78,13 @@ def photo_rolls(images: Iterable[np.ndarray], detector, degrees: float = TURN) -
     the measured roll changed (one detection of each view)."""
     upright, changes = [], []
     for image in images:
-        before = rolls([image], detector)
-        after = rolls([turned(image, degrees)], detector) if before else []
-        upright += before
-        changes += [before[0] - after[0]] if after else []
+        before = largest_roll(image, detector)
+        if before is None:
+            continue
+        upright.append(before)
+        after = largest_roll(turned(image, degrees), detector)
+        if after is not None:
+            changes.append(before - after)
     return upright, changes
 
 

@@ -72,14 +72,15 @@ COLOR_ORDERS = ("rgb", "bgr", "gray")
 
 def refuse_non_image(image: object) -> None:
     """Raise a `FerEdgeError` naming what to do for None, encoded bytes or an open file given as an image."""
-    if image is None or isinstance(image, (bytes, bytearray)) or hasattr(image, "read"):
+    if isinstance(image, (bytes, bytearray)):
+        hint = " (decode bytes with fer_edge.images.decode_image first)"
+    elif hasattr(image, "read"):
+        hint = " (pass its path, or read its bytes and decode them with fer_edge.images.decode_image)"
+    elif image is None:
         hint = ""
-        if isinstance(image, (bytes, bytearray)):
-            hint = " (decode bytes with fer_edge.images.decode_image first)"
-        elif image is not None:
-            hint = " (pass its path, or read its bytes and decode them with fer_edge.images.decode_image)"
-        raise FerEdgeError(f"expected an image file's path or an 8-bit image array, got "
-                           f"{type(image).__name__}{hint}")
+    else:
+        return
+    raise FerEdgeError(f"expected an image file's path or an 8-bit image array, got {type(image).__name__}{hint}")
 
 
 def to_rgb(image: np.ndarray, color: str | None) -> np.ndarray:
