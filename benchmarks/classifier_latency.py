@@ -1,7 +1,7 @@
 """Classifier-only latency and accuracy of TFLite models on FER2013 val, side by side in one run.
 
 Usage: .venv/bin/python benchmarks/classifier_latency.py MODEL.tflite... [--peer-fer] [--data DIR] [--runs 300]
-           [--tta none,mirror] [--threads 1,2]
+           [--tta none,mirror] [--threads 1,2] [--photos DIR]
 Each model classifies single faces (1 interpreter thread unless --threads names more; with mirror
 TTA the face and its mirror image in one batch, as the runtime does), timed over the same crops in
 interleaved rounds so that machine noise hits every model alike; accuracy is over all of DATA (a
@@ -17,10 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_edge.crops import crop_face
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.evaluation import report_labels
+from fer_edge.faces import DetectorOptions, create_detector
 from fer_edge.host import host_info
+from fer_edge.images import read_image, scan_image_folder
 from fer_edge.interpreter import TFLiteClassifier
+from fer_edge.preprocess import to_model_pixels
 from fer_edge.tta import apply_tta
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013" / "val"
@@ -51,6 +55,35 @@ def classifiers_to_time(models: list[Path], peer_fer: bool, modes: list[str],
     return entries
 
 
+def timed_faces(pixels: np.ndarray, count: int) -> np.ndarray:
+    """`count` faces drawn at random (seed 0) from all of `pixels`, not the first ones: the faces of a folder come
+    class by class, and a classifier that mirrors only the faces it is unsure of takes longer on some classes."""
+    return pixels[np.random.default_rng(0).permutation(len(pixels))[:count]]
+
+
+def photo_faces(photos: Path, metadata) -> np.ndarray:
+    """Model pixels of the largest face YuNet finds in each photo, framed as `metadata` records for YuNet."""
+    detector = create_detector("yunet", DetectorOptions())
+    geometry, prep = metadata.crop_geometry("yunet", detector.crop_margin), metadata.preprocessing
+    images = [read_image(path) for path, _ in scan_image_folder(photos).files]
+    return np.stack([to_model_pixels(crop_face(image, faces[0], prep.input_size, geometry), prep)
+                     for image in images if (faces := detector.detect(image))])
+
+
+def time_interleaved(classifiers: dict, inputs: dict[str, np.ndarray], runs: int) -> dict[str, list[float]]:
+    """Milliseconds of each classifier on single faces of its `inputs`, one face per classifier per round, so
+    that machine noise hits every classifier alike; each round starts one classifier further on, so every
+    classifier follows every other (whose weights it may find in the cache, or evicted) equally often."""
+    times, names = {name: [] for name in classifiers}, list(classifiers)
+    for index in range(runs):
+        for name in names[index % len(names):] + names[:index % len(names)]:
+            classifier = classifiers[name]
+            start = time.perf_counter()
+            classifier.predict_pixels(inputs[name][index % len(inputs[name])][np.newaxis])
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", type=Path)
@@ -59,6 +92,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--tta", default="none", help="modes to time for our models, e.g. none,mirror")
     parser.add_argument("--threads", default="1", help="interpreter thread counts to time, e.g. 1,2")
+    parser.add_argument("--photos", type=Path, default=None,
+                        help="time on the faces YuNet finds in these photos, cropped as each model frames them, "
+                             "instead of DATA's (accuracy stays DATA's)")
     args = parser.parse_args()
     entries = classifiers_to_time(args.models, args.peer_fer, args.tta.split(","),
                                   [int(n) for n in args.threads.split(",")])
@@ -68,13 +104,13 @@ def main() -> None:
         if key not in scored:
             scored[key] = accuracy(classifier, args.data)
         score, pixels = scored[key]
-        results[name], inputs[name] = {"accuracy": score, "ms": []}, pixels[: args.runs]
-    for index in range(args.runs):  # interleaved: one face per model per round
-        for name, classifier in classifiers.items():
-            start = time.perf_counter()
-            classifier.predict_pixels(inputs[name][index % len(inputs[name])][np.newaxis])
-            results[name]["ms"].append((time.perf_counter() - start) * 1000)
+        if args.photos is not None:
+            pixels = photo_faces(args.photos, classifier.metadata)
+        results[name], inputs[name] = {"accuracy": score, "ms": []}, timed_faces(pixels, args.runs)
+    for name, times in time_interleaved(classifiers, inputs, args.runs).items():
+        results[name]["ms"] = times
     report = {name: {"accuracy": round(r["accuracy"], 4), "median_ms": round(float(np.median(r["ms"][10:])), 4),
+                     "mean_ms": round(float(np.mean(r["ms"][10:])), 4),
                      "p90_ms": round(float(np.percentile(r["ms"][10:], 90)), 4),
                      "size_bytes": classifiers[name].path.stat().st_size, "host": host}
               for name, r in results.items()}

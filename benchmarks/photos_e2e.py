@@ -112,7 +112,7 @@ def main() -> None:
     labels = classifier.metadata.labels
     result = {"model": args.model, "photos": len(images), "yunet_found": sum(b is not None for b in boxes), "rows": []}
     for geometry in dict.fromkeys(geometries):
-        for tta in ("none", "mirror"):
+        for tta in dict.fromkeys(("none", "mirror", classifier.metadata.tta)):  # and the model's own, if another
             predicted = our_predictions(images, boxes, apply_tta(classifier, tta), geometry)
             result["rows"].append({"pipeline": f"yunet scale {geometry.scale:g} shift {geometry.shift_y:+g} tta {tta}",
                                    **scores(predicted, truth, photo_truth, scanned.classes)})

@@ -88,7 +88,7 @@ def _edge_pipelines(paths, threads, detection, widths, tta_modes) -> list[Pipeli
             for count, mode in ((count, mode) for count in threads for mode in modes):
                 classifier = apply_tta(TFLiteClassifier(path, threads=count), mode)
                 precision = str(classifier.metadata.extra.get("quantization", "unknown"))
-                mirror = "+mirror" if mode == "mirror" else ""
+                mirror = "" if mode == "none" else f"+{mode}"
                 name = f"edge yunet{f'@{width}' if width else ''}+{label}{mirror} x{count}"
                 pipelines.append(Pipeline(name, "edge", precision, count, detector, classifier,
                                           Path(path).stat().st_size))

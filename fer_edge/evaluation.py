@@ -182,7 +182,7 @@ def evaluate_and_report(model: str | Path | None, data: str | Path, split: str |
                         detector=None, tta: str = "auto") -> WrittenReport:
     """Evaluate a `.tflite`/`.keras` model (None: the shipped one) on `data`; write the report to `out_dir`.
 
-    `tta` is the test-time augmentation ("auto": the model's recorded default, "none", "mirror").
+    `tta` is the test-time augmentation ("auto": the model's recorded default, "none", "mirror", "mirror-unsure").
 
     Training curves are drawn when the model's run folder has a `history.json`.
 

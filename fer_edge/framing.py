@@ -136,13 +136,16 @@ def calibration_target(model: str | Path) -> Path:
     return sidecar_path(path)
 
 
-def record_calibration(metadata_path: str | Path, framings: list[Framing], tta: str | None) -> None:
-    """Write calibrated geometries (and the TTA default, unless None) into a model's metadata file."""
+def record_calibration(metadata_path: str | Path, framings: list[Framing], tta: str | None,
+                       tta_threshold: float | None = None) -> None:
+    """Write calibrated geometries (and the TTA default and its threshold, unless None) into a model's metadata file."""
     from fer_edge.metadata import load_metadata, save_metadata
 
     metadata = load_metadata(metadata_path)
     crops = {**metadata.crops, **{framing.detector: framing.geometry for framing in framings}}
-    save_metadata(replace(metadata, crops=crops, tta=tta or metadata.tta), metadata_path)
+    save_metadata(replace(metadata, crops=crops, tta=tta or metadata.tta,
+                          tta_threshold=metadata.tta_threshold if tta_threshold is None else tta_threshold),
+                  metadata_path)
 
 
 @dataclass(frozen=True)

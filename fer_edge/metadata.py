@@ -13,8 +13,11 @@ from fer_edge.files import write_json
 from fer_edge.preprocess import Preprocessing
 
 FORMAT_VERSION = 1
-TTA_MODES = ("none", "mirror")
-"""Test-time augmentation: none, or the mean of the face's and its mirror image's probabilities."""
+TTA_MODES = ("none", "mirror", "mirror-unsure")
+"""Test-time augmentation: none; the mean of the face's and its mirror image's probabilities; or that mean only for
+the faces the first pass is unsure of (its highest probability under the model's `tta_threshold`)."""
+UNSURE_BELOW = 0.7
+"""The `tta_threshold` of a model that records none (for "mirror-unsure")."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class ModelMetadata:
         crops: crop framing per detector name ("yunet", "mtcnn"), calibrated so that runtime
             crops look like the model's training faces; other detectors use their default margin.
         tta: test-time augmentation the runtime applies by default, one of `TTA_MODES`.
+        tta_threshold: with "mirror-unsure", a face is classified mirrored too when its highest probability is
+            under this; in (0, 1].
     """
 
     labels: tuple[str, ...]
@@ -37,6 +42,7 @@ class ModelMetadata:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     crops: dict[str, CropGeometry] = field(default_factory=dict, compare=False, hash=False)
     tta: str = "none"
+    tta_threshold: float = UNSURE_BELOW
 
     def __post_init__(self) -> None:
         if len(self.labels) < 2:
@@ -45,6 +51,9 @@ class ModelMetadata:
             raise ModelError(f"labels must be unique, got {list(self.labels)}")
         if self.tta not in TTA_MODES:
             raise ModelError(f"test-time augmentation must be one of {TTA_MODES}, got {self.tta!r}")
+        if isinstance(self.tta_threshold, bool) or not isinstance(self.tta_threshold, (int, float)) \
+                or not 0.0 < self.tta_threshold <= 1.0:
+            raise ModelError(f"tta_threshold must be a number in (0, 1], got {self.tta_threshold!r}")
         object.__setattr__(self, "labels", tuple(self.labels))
 
     def crop_geometry(self, detector_name: str, default_margin: float) -> CropGeometry:
@@ -61,6 +70,7 @@ class ModelMetadata:
             "extra": self.extra,
             "crops": {name: geometry.to_dict() for name, geometry in self.crops.items()},
             "tta": self.tta,
+            "tta_threshold": self.tta_threshold,
         }
 
     @classmethod
@@ -74,6 +84,7 @@ class ModelMetadata:
                 extra=dict(data.get("extra", {})),
                 crops={str(name): CropGeometry.from_dict(value) for name, value in data.get("crops", {}).items()},
                 tta=data.get("tta", "none"),
+                tta_threshold=data.get("tta_threshold", UNSURE_BELOW),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"invalid model metadata: missing or bad field {exc}") from exc

@@ -59,7 +59,7 @@ def load_classifier(model: str | Path | None, threads: int = 1, delegate: str | 
     """A classifier for a `.tflite` (TensorFlow-free) or `.keras` (workstation) model.
 
     Args:
-        tta: test-time augmentation: "auto" (the model's recorded default), "none" or "mirror".
+        tta: test-time augmentation: "auto" (the model's recorded default), "none", "mirror" or "mirror-unsure".
 
     Raises:
         ModelError: unknown file type or unreadable model.

@@ -145,7 +145,7 @@ class Recognizer:
                 (larger, more accurate), or a `.tflite` (or, with the workstation extra, `.keras`) file.
             detector: "yunet" (device), "mtcnn" (workstation) or "none" (images are face crops).
             threads: interpreter CPU threads.
-            tta: test-time augmentation: "auto" (the model's recorded default), "none" or "mirror".
+            tta: test-time augmentation: "auto" (the model's recorded default), "none", "mirror" or "mirror-unsure".
             detection: detector options (default: `DetectorOptions()`, YuNet at its fast width).
             delegate: "gpu" or a path to a TFLite delegate library.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -47,10 +48,17 @@ needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/ph
 
 
 def load_benchmark(name: str):
-    """The module of benchmarks/NAME.py (scripts, not a package), for testing its functions."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    """The module of benchmarks/NAME.py (scripts, not a package), for testing its functions.
+
+    The benchmarks folder goes on `sys.path`, as it is when a script runs, so a script can import its siblings.
+    """
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+    path = folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an imported module is: dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -104,8 +104,17 @@ def test_calibrate_command_prints_and_records(crops_of_known_framing, tmp_path):
     assert pinned.exit_code == 0, pinned.output
     assert "-> tta none" in pinned.output and "(tta mirror)" in pinned.output
     assert load_metadata(tmp_path / "m.meta.json").tta == "mirror"
+    gated = CliRunner().invoke(cli, ["calibrate", str(model), str(crops_of_known_framing), "--write",
+                                     "--tta", "mirror-unsure", "--tta-threshold", "0.6"])
+    assert gated.exit_code == 0 and "(tta mirror-unsure under 0.6)" in gated.output, gated.output
+    assert (load_metadata(tmp_path / "m.meta.json").tta, load_metadata(tmp_path / "m.meta.json").tta_threshold) \
+        == ("mirror-unsure", 0.6)
     bad = CliRunner().invoke(cli, ["calibrate", str(model), str(crops_of_known_framing), "--tta", "flip"])
     assert bad.exit_code == 2 and "'flip' is not one of" in bad.output
+    for threshold_args in (["--tta-threshold", "0.6"], ["--tta", "mirror", "--tta-threshold", "0.6"],
+                           ["--tta", "mirror-unsure", "--tta-threshold", "0"]):
+        refused = CliRunner().invoke(cli, ["calibrate", str(model), str(crops_of_known_framing), *threshold_args])
+        assert refused.exit_code == 2 and "--tta-threshold" in refused.output, refused.output
     missing = CliRunner().invoke(cli, ["calibrate", str(tmp_path / "none.tflite"), str(crops_of_known_framing)])
     assert missing.exit_code == 1 and "Error: model file not found" in missing.output
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fer_edge.errors import ModelError, OutputError
-from fer_edge.metadata import ModelMetadata, load_metadata, save_metadata, sidecar_path
+from fer_edge.metadata import UNSURE_BELOW, ModelMetadata, load_metadata, save_metadata, sidecar_path
 from fer_edge.preprocess import Preprocessing
 
 
@@ -79,11 +79,17 @@ def test_crop_geometry_and_tta_round_trip(tmp_path):
     assert loaded.crop_geometry("haar", 0.2) == CropGeometry(1.2, 0.0)  # not calibrated: the detector's margin
     old = ModelMetadata.from_dict({"labels": ["a", "b"], "preprocessing": Preprocessing().to_dict()})
     assert old.crops == {} and old.tta == "none"  # metadata written before crops and tta existed
+    assert old.tta_threshold == UNSURE_BELOW == 0.7  # nor its threshold
+    gated = ModelMetadata(("a", "b"), tta="mirror-unsure", tta_threshold=0.6)
+    save_metadata(gated, tmp_path / "g.meta.json")
+    assert load_metadata(tmp_path / "g.meta.json").tta_threshold == 0.6
 
 
 @pytest.mark.parametrize("change", [{"tta": "rotate"}, {"crops": {"yunet": {"scale": 9}}},
-                                    {"crops": {"yunet": {"shift_y": 0.1}}}, {"crops": ["yunet"]}])
+                                    {"crops": {"yunet": {"shift_y": 0.1}}}, {"crops": ["yunet"]},
+                                    {"tta_threshold": 0}, {"tta_threshold": 1.5}, {"tta_threshold": "0.6"},
+                                    {"tta_threshold": True}, {"tta_threshold": None}])
 def test_bad_crops_or_tta_are_model_errors(change):
     data = {"labels": ["a", "b"], "preprocessing": Preprocessing().to_dict(), **change}
-    with pytest.raises(ModelError, match="metadata|test-time"):
+    with pytest.raises(ModelError, match="metadata|test-time|tta_threshold"):
         ModelMetadata.from_dict(data)

@@ -86,6 +86,29 @@ def test_mirror_tta_averages_a_face_and_its_mirror_in_one_batch():
         MirrorAveraged(fake).predict_pixels(np.zeros((1, 4, 4, 1), np.uint8))  # the caller's shape, not a doubled batch
 
 
+def test_mirror_unsure_mirrors_only_the_faces_under_the_threshold():
+    from dataclasses import replace
+
+    from fer_edge.tta import MirrorWhenUnsure, apply_tta, tta_of
+
+    fake = _Halves()
+    fake.metadata = replace(fake.metadata, tta="mirror-unsure", tta_threshold=0.8)
+    pixels = np.zeros((3, 8, 8, 1), np.uint8)
+    pixels[0, :, :4] = 255  # sure: left half bright, p = (1, 0)
+    pixels[1, :, :4] = 153  # unsure: p = (0.6, 0.4), mirrored (0, 1): averaged (0.3, 0.7)
+    pixels[2] = 255  # even: p = (1, 0) as left is bright too; sure
+    gated = apply_tta(fake)
+    assert isinstance(gated, MirrorWhenUnsure) and tta_of(gated) == "mirror-unsure" and gated.below == 0.8
+    np.testing.assert_allclose(gated.predict_pixels(pixels), [[1.0, 0.0], [0.3, 0.7], [1.0, 0.0]], atol=1e-6)
+    assert fake.batches[-2:] == [3, 1]  # every face once, then the one unsure face mirrored
+    fake.batches.clear()
+    assert gated.predict_pixels(pixels[[0, 2]]).shape == (2, 2) and fake.batches == [2]  # all sure: one pass
+    assert gated.predict_pixels(np.zeros((0, 8, 8, 1), np.uint8)).shape == (0, 2)
+    with pytest.raises(FerEdgeError, match=r"expected pixels \(N, \(8, 8, 1\)\), got \(8, 8, 1\)"):
+        gated.predict_pixels(pixels[0])  # one face without its batch axis
+    assert tta_of(apply_tta(fake, "mirror")) == "mirror" and tta_of(apply_tta(fake, "none")) == "none"
+
+
 def test_unknown_tta_mode_is_an_error():
     from fer_edge.tta import apply_tta
 

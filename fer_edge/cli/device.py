@@ -10,6 +10,7 @@ from fer_edge.cli._common import FiniteFloatRange, echo_json, format_table
 from fer_edge.cli.faces import build_detector_options, detector_options
 from fer_edge.errors import ImageDecodeError
 from fer_edge.interpreter import MAX_THREADS
+from fer_edge.metadata import TTA_MODES
 
 
 def model_options(command):
@@ -22,9 +23,10 @@ def model_options(command):
                      help="Interpreter CPU threads."),
         click.option("--delegate", default=None, help="`gpu` or a path to a TFLite delegate library."),
         click.option("--require-delegate", is_flag=True, help="Fail instead of falling back to the CPU."),
-        click.option("--tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
-                     help="Test-time augmentation: auto (the model's recorded default), none, or mirror "
-                          "(average each face with its mirror image)."),
+        click.option("--tta", type=click.Choice(["auto", *TTA_MODES]), default="auto", show_default=True,
+                     help="Test-time augmentation: auto (the model's recorded default), none, mirror (average "
+                          "each face with its mirror image) or mirror-unsure (only the faces the model is "
+                          "unsure of; see `fer-edge info`)."),
     ]):
         command = decorator(command)
     return command
@@ -245,7 +247,8 @@ def info(model, as_json):
     click.echo(f"input:      {prep.input_size[0]}x{prep.input_size[1]} {prep.color_mode}, "
                f"pixel * {prep.scale:.6g} + {prep.offset:g}")
     crops = ", ".join(f"{name} scale {g.scale:g} shift_y {g.shift_y:+g}" for name, g in metadata.crops.items())
-    click.echo(f"crops:      {crops or 'detector defaults'}; test-time augmentation {metadata.tta}")
+    unsure = f" (highest probability under {metadata.tta_threshold:g})" if metadata.tta == "mirror-unsure" else ""
+    click.echo(f"crops:      {crops or 'detector defaults'}; test-time augmentation {metadata.tta}{unsure}")
     metrics = {k: v for k, v in metadata.extra.items() if isinstance(v, (int, float, str))}
     if metrics:
         click.echo("facts:      " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
@@ -263,8 +266,8 @@ def info(model, as_json):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Report folder (default: eval/ beside MODEL, or ./eval for the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-@click.option("--tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
-              help="Test-time augmentation: auto (the model's recorded default), none or mirror.")
+@click.option("--tta", type=click.Choice(["auto", *TTA_MODES]), default="auto", show_default=True,
+              help="Test-time augmentation: auto (the model's recorded default), none, mirror or mirror-unsure.")
 def evaluate(model, data, split, detector, out_dir, as_json, tta, **detection):
     """Evaluate MODEL (.tflite, .keras, `default` or `accurate`) on labeled images; write JSON, CSV and plots.
 

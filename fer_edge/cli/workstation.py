@@ -10,6 +10,7 @@ import click
 from fer_edge.cli._common import FiniteFloatRange, OutputFile, format_table, load_workstation
 from fer_edge.cli.device import metrics_table
 from fer_edge.files import write_json
+from fer_edge.metadata import TTA_MODES
 
 DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 
@@ -150,12 +151,15 @@ def demo(out_dir: Path, data: Path | None, epochs: int, max_per_class: int) -> N
               help="Frame at most N faces per detector (0: all).")
 @click.option("--write", is_flag=True,
               help="Record the framings and the TTA that pays in MODEL's metadata file (before converting).")
-@click.option("--tta", "tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
-              help="TTA that --write records: auto, the one that pays here; none or mirror as given (e.g. when "
-                   "mirror would break a latency budget).")
+@click.option("--tta", "tta", type=click.Choice(["auto", *TTA_MODES]), default="auto", show_default=True,
+              help="TTA that --write records: auto, the one that pays here (none or mirror); or as given (e.g. none "
+                   "or mirror-unsure when mirror would break a latency budget).")
+@click.option("--tta-threshold", type=FiniteFloatRange(0, 1, min_open=True), default=None,
+              help="With --tta mirror-unsure: mirror only the faces whose highest probability is under this "
+                   "(--write records it; default: the model's own, 0.7 if it has none).")
 @click.option("--json", "json_path", type=OutputFile(), default=None)
 def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, write: bool, tta: str,
-              json_path: Path | None):
+              tta_threshold: float | None, json_path: Path | None):
     """Calibrate MODEL's crop framing per detector, and test-time augmentation, on labelled face crops.
 
     DATA holds crops framed like the training faces (e.g. ../shared/data/ferplus/valid). Each face is
@@ -167,6 +171,8 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
     from fer_edge.framing import calibrate as run_calibration
     from fer_edge.framing import calibration_target, record_calibration
 
+    if tta_threshold is not None and tta != "mirror-unsure":
+        raise click.UsageError("--tta-threshold is the threshold of --tta mirror-unsure")
     target = calibration_target(model) if write else None  # refused before the work, not after
     result = run_calibration(model, data, detectors, limit, progress=True)
     rows = [[f.detector, f"{f.detected}/{f.faces}", f"{f.geometry.scale:.3f}",
@@ -179,8 +185,9 @@ def calibrate(model: str, data: Path, detectors: tuple[str, ...], limit: int, wr
         write_json(json_path, result.to_dict())
     if target is not None:
         recorded = result.tta if tta == "auto" else tta
-        record_calibration(target, list(result.framings), recorded)
-        click.echo(f"recorded in {target} (tta {recorded})")
+        record_calibration(target, list(result.framings), recorded, tta_threshold)
+        under = "" if tta_threshold is None else f" under {tta_threshold:g}"
+        click.echo(f"recorded in {target} (tta {recorded}{under})")
 
 
 @click.command("fuse-heads")
