@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_edge.checks import is_number
 from fer_edge.crops import CropGeometry
 from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.files import write_json
@@ -51,8 +52,7 @@ class ModelMetadata:
             raise ModelError(f"labels must be unique, got {list(self.labels)}")
         if self.tta not in TTA_MODES:
             raise ModelError(f"test-time augmentation must be one of {TTA_MODES}, got {self.tta!r}")
-        if isinstance(self.tta_threshold, bool) or not isinstance(self.tta_threshold, (int, float)) \
-                or not 0.0 < self.tta_threshold <= 1.0:
+        if not (is_number(self.tta_threshold) and 0.0 < self.tta_threshold <= 1.0):
             raise ModelError(f"tta_threshold must be a number in (0, 1], got {self.tta_threshold!r}")
         object.__setattr__(self, "labels", tuple(self.labels))
 

@@ -29,7 +29,7 @@ collect_ignore = [] if WORKSTATION else [
     "test_fusion_table.py",
     "test_heads.py", "test_keras_io.py", "test_metrics.py", "test_models.py", "test_primary_head.py",
     "test_radam.py", "test_soup.py",
-    "test_train_fit.py", "test_training.py",
+    "test_segment_latency.py", "test_train_fit.py", "test_training.py", "test_transplant.py",
 ]
 
 
