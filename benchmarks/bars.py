@@ -53,7 +53,7 @@ ACCURATE_MS = 1.5
 """Most milliseconds the accurate model's classifier may take on one face (one thread); the default's bar is
 `fer`'s classifier, measured in the same run."""
 WARM_UP = 10
-"""Timed calls left out of each median."""
+"""Timed calls left out of each figure (the first, while caches warm)."""
 
 
 @dataclass(frozen=True)

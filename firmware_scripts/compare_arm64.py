@@ -25,7 +25,7 @@ CLASSIFIER_TOLERANCE = 0.12
 """The same for the int8 classifier alone (no TTA) on identical input pixels. Measured: up to 0.098 (25
 steps of 1/256), no image bit-identical, and 1 of 24 top labels flipped: LiteRT's int8 kernels round
 differently on arm64 and x86, and the rounding compounds through the layers. The fp32 model on the same
-pixels agrees to FLOAT_TOLERANCE, so the emulation itself is faithful; with the shipped mirror TTA every
+pixels agrees to FLOAT_TOLERANCE, so the emulation itself is faithful; with mirror TTA (every face) every
 label agreed end to end."""
 FLOAT_TOLERANCE = 1e-4
 """fp32 on identical pixels: only float summation order may differ between the two machines."""
@@ -36,6 +36,13 @@ NEAR_TIE = 0.05
 int8 rounding moves probabilities by up to PROBABILITY_TOLERANCE. Any other change of label fails."""
 MAX_NEAR_TIE_FLIPS = 1 / 20
 """And at most one face in twenty may do so."""
+GATE_MARGIN = PROBABILITY_TOLERANCE
+"""With mirror-unsure test-time augmentation (the default's), a face whose highest probability one side reports
+within this above the model's threshold was not mirrored there, and may have been mirrored on the other side, where
+int8 rounding put its first pass just under the threshold: its probabilities then differ by half its mirror image's
+difference. Such a face, when the other side's highest probability is under the threshold, is held to the same
+label (or a near tie), not to PROBABILITY_TOLERANCE, and at most one face in twenty may be one (measured: 1 of 54,
+0.602 natively, 0.527 mirrored on arm64, the same label)."""
 
 
 def write_video(face_path: str, out: str, frames: int = 30) -> None:
@@ -93,17 +100,37 @@ def iou(a: list[float], b: list[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def compare_faces(native: list[dict], arm64: list[dict]) -> dict:
-    """Agreement of two face lists of one image or frame (largest face first in both)."""
-    result = {"same_count": len(native) == len(arm64), "flips": [], "min_iou": 1.0, "max_prob_diff": 0.0}
+def across_gate(a: dict, b: dict, threshold: float | None) -> bool:
+    """True when one side's highest probability is under a mirror-unsure threshold and the other's within
+    GATE_MARGIN above it: the two sides may have mirrored the face differently."""
+    if threshold is None:
+        return False
+    low, high = sorted(max(face["probabilities"].values()) for face in (a, b))
+    return low < threshold <= high < threshold + GATE_MARGIN
+
+
+def compare_faces(native: list[dict], arm64: list[dict], threshold: float | None = None) -> dict:
+    """Agreement of two face lists of one image or frame (largest face first in both); `threshold` is the
+    model's mirror-unsure threshold (None for another TTA): faces across it are counted apart (GATE_MARGIN)."""
+    result = {"same_count": len(native) == len(arm64), "flips": [], "min_iou": 1.0, "max_prob_diff": 0.0,
+              "across_gate": 0, "max_across_gate_diff": 0.0}
     for a, b in zip(native, arm64):
         if a["label"] != b["label"]:
             first, second = sorted(a["probabilities"].values(), reverse=True)[:2]
             result["flips"].append({"native": a["label"], "arm64": b["label"], "native_margin": round(first - second, 4)})
         result["min_iou"] = min(result["min_iou"], iou(a["box"], b["box"]))
-        diffs = [abs(a["probabilities"][k] - b["probabilities"][k]) for k in a["probabilities"]]
-        result["max_prob_diff"] = max(result["max_prob_diff"], max(diffs))
+        diff = max(abs(a["probabilities"][k] - b["probabilities"][k]) for k in a["probabilities"])
+        gated = across_gate(a, b, threshold)
+        result["across_gate"] += gated
+        key = "max_across_gate_diff" if gated else "max_prob_diff"
+        result[key] = max(result[key], diff)
     return result
+
+
+def mirror_unsure_threshold(info: Path) -> float | None:
+    """The model's mirror-unsure threshold from `fer-edge info --json`, or None when it uses another TTA."""
+    metadata = json.loads(info.read_text())
+    return float(metadata["tta_threshold"]) if metadata.get("tta") == "mirror-unsure" else None
 
 
 def _frames(path: Path) -> list[list[dict]]:
@@ -133,7 +160,8 @@ def agreement(native: Path, arm64: Path) -> dict:
     pairs = [(a[key].get("faces", []), b.get(key, {}).get("faces", [])) for key in a]
     frames_a, frames_b = _frames(native / "run.jsonl"), _frames(arm64 / "run.jsonl")
     pairs_video = list(zip(frames_a, frames_b))
-    rows = [compare_faces(x, y) for x, y in pairs + pairs_video]
+    threshold = mirror_unsure_threshold(native / "info.json")
+    rows = [compare_faces(x, y, threshold) for x, y in pairs + pairs_video]
     return {
         "photos": len(a), "photos_with_faces": sum(bool(x) for x, _ in pairs), "same_photo_keys": a.keys() == b.keys(),
         "video_frames": len(frames_a), "same_frame_count": len(frames_a) == len(frames_b),
@@ -144,6 +172,8 @@ def agreement(native: Path, arm64: Path) -> dict:
         "median_probability_diff": sorted(r["max_prob_diff"] for r in rows)[len(rows) // 2],
         "images_with_any_probability_diff": sum(r["max_prob_diff"] > 0 for r in rows),
         "probability_tolerance": PROBABILITY_TOLERANCE, "min_box_iou_required": MIN_BOX_IOU,
+        "mirror_unsure_threshold": threshold, "faces_across_gate": sum(r["across_gate"] for r in rows),
+        "max_probability_diff_across_gate": max(r["max_across_gate_diff"] for r in rows),
     }
 
 
@@ -207,6 +237,7 @@ def main() -> int:
     report["passed"] = bool(agree["same_photo_keys"] and agree["same_frame_count"] and agree["same_face_counts"]
                             and labels_agree(agree) and agree["min_box_iou"] >= MIN_BOX_IOU
                             and agree["max_probability_diff"] <= PROBABILITY_TOLERANCE
+                            and agree["faces_across_gate"] <= MAX_NEAR_TIE_FLIPS * agree["faces_compared"]
                             and alone["fp32"]["top_label_flips"] == 0
                             and all(alone[p]["same_images"] and alone[p]["max_probability_diff"] <= alone[p]["tolerance"]
                                     for p in CLASSIFIERS))

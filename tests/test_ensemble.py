@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -40,6 +41,9 @@ def test_ensemble_is_the_weighted_mean_of_its_members_on_their_labels():
     np.testing.assert_allclose(np.asarray(model(x)), expected, atol=1e-6)
     assert metadata.labels == ("angry", "happy", "contempt") and metadata.arch == "ensemble"
     assert [m["weight"] for m in metadata.extra["members"]] == [0.75, 0.25]
+    gated = replace(meta_a, tta="mirror-unsure", tta_threshold=0.6)
+    _, inherited = build_ensemble([a, b], [gated, meta_b])
+    assert (inherited.tta, inherited.tta_threshold) == ("mirror-unsure", 0.6)  # the first member's, threshold too
 
 
 def test_a_mirrored_member_gives_the_mean_of_both_views_and_survives_saving(tmp_path):

@@ -88,7 +88,8 @@ def build_ensemble(models: list[keras.Model], metadatas: list[ModelMetadata], we
                           "mirror": mirror,
                           "extra": {k: m.extra[k] for k in ("val_accuracy", "fusion", "train_options") if k in m.extra}}
                          for m, w, mirror in zip(metadatas, weights, mirrored)]}
-    metadata = ModelMetadata(labels, metadatas[0].preprocessing, ARCH, extra, tta=metadatas[0].tta)
+    metadata = ModelMetadata(labels, metadatas[0].preprocessing, ARCH, extra, tta=metadatas[0].tta,
+                             tta_threshold=metadatas[0].tta_threshold)  # until `fer-edge calibrate` chooses its own
     return keras.Model(inputs, outputs, name=ARCH), metadata
 
 

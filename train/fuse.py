@@ -13,7 +13,7 @@ import numpy as np
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.errors import FerEdgeError
 from fer_edge.evaluation import map_classes_to_labels
-from fer_edge.metadata import TTA_MODES, ModelMetadata
+from fer_edge.metadata import ModelMetadata
 from fer_edge.model_files import require_distinct_output
 from fer_edge.preprocess import normalize
 from fer_edge.train.heads import (AUX_HEAD, Fusion, FusionGoal, HeadScores, choose_fusion, class_mapping,
@@ -23,6 +23,10 @@ from fer_edge.train.keras_io import load_keras_model, save_keras_model
 from fer_edge.train.models import build_model
 
 logger = logging.getLogger(__name__)
+
+MEMBER_TTA = ("none", "mirror")
+"""A member's views inside a fused graph: the face, or the face and its mirror image (a gate such as mirror-unsure
+has no place in one graph's fixed passes)."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,8 @@ def member_tta(tta: str | Sequence[str], members: int) -> tuple[str, ...]:
         FerEdgeError: an unknown value, or neither one value nor one per member.
     """
     values = tuple(tta.split(",")) if isinstance(tta, str) else tuple(tta)
-    if any(value not in TTA_MODES for value in values) or len(values) not in (1, members):
-        raise FerEdgeError(f"TTA takes {' or '.join(TTA_MODES)}, once or once per model ({members} here), "
+    if any(value not in MEMBER_TTA for value in values) or len(values) not in (1, members):
+        raise FerEdgeError(f"TTA takes {' or '.join(MEMBER_TTA)}, once or once per model ({members} here), "
                            f"comma-separated; got {','.join(values)!r}")
     return values * members if len(values) == 1 else values
 
