@@ -38,3 +38,13 @@ def test_the_lowest_threshold_that_keeps_mirrors_figures_is_chosen(tta_threshold
     assert tta_threshold.choose(rows, worse) == "0.65"
     never = {name: {**row, "accuracy": 0.5} if name != "mirror" else row for name, row in rows.items()}
     assert tta_threshold.choose(rows, never) is None
+
+
+def test_held_out_chooses_on_one_half_and_scores_the_other(tta_threshold):
+    face, mirror, truth = (np.tile(array, (5, 1)) if array.ndim == 2 else np.tile(array, 5) for array in faces())
+    rows = tta_threshold.held_out({"ferplus_valid": (face, mirror, truth), "fer2013_val": (face, mirror, truth)}, 2)
+    assert [(row["seed"], row["fit_half"]) for row in rows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for row in rows:  # mirroring every face puts every half right; the threshold chosen on the other half keeps it
+        assert row["chosen"] in [f"{t:.2f}" for t in tta_threshold.THRESHOLDS]
+        assert row["fer2013_val"]["mirror"]["accuracy"] == row["ferplus_valid"]["mirror"]["accuracy"] == 1.0
+        assert row["fer2013_val"]["chosen"]["accuracy"] == 1.0 and row["fer2013_val"]["chosen"]["mirrored"] <= 0.5
