@@ -23,18 +23,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from classifier_latency import time_interleaved, timed_faces
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.evaluation import evaluate_classifier
-from fer_edge.faces import DetectorOptions, create_detector
 from fer_edge.host import host_info
-from fer_edge.images import read_image, scan_image_folder
 from fer_edge.model_files import load_classifier, resolve_model
 from fer_edge.peers import fer_peer
 from fer_edge.tta import apply_tta, tta_of
-from photos_e2e import class_indices, fer_predictions, our_predictions
+from photos_e2e import class_indices, fer_predictions, largest_faces, our_predictions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATA_PARTS = ("ferplus/valid", "fer2013/val", "photos")
@@ -85,10 +82,7 @@ def labelled_scores(classifier, folder: Path) -> dict:
 
 def photo_scores(classifiers: dict, photos: Path) -> dict[str, float]:
     """End-to-end accuracy on every photo (no face counts as wrong) of each classifier and of `fer`'s pipeline."""
-    scanned = scan_image_folder(photos)
-    images = [read_image(path) for path, _ in tqdm(scanned.files, desc="read", unit="photo")]
-    detector = create_detector("yunet", DetectorOptions())
-    boxes = [(faces[0] if (faces := detector.detect(image)) else None) for image in tqdm(images, desc="yunet")]
+    scanned, images, boxes, detector = largest_faces(photos)
     photo_labels = [label for _, label in scanned.files]
     scores = {}
     for name, classifier in classifiers.items():

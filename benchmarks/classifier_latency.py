@@ -17,14 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.crops import crop_face
 from fer_edge.dataset import load_labeled_folder
-from fer_edge.evaluation import report_labels
+from fer_edge.evaluation import face_pixels, report_labels
 from fer_edge.faces import DetectorOptions, create_detector
 from fer_edge.host import host_info
-from fer_edge.images import read_image, scan_image_folder
 from fer_edge.interpreter import TFLiteClassifier
-from fer_edge.preprocess import to_model_pixels
 from fer_edge.tta import apply_tta
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013" / "val"
@@ -63,24 +60,26 @@ def timed_faces(pixels: np.ndarray, count: int) -> np.ndarray:
 
 def photo_faces(photos: Path, metadata) -> np.ndarray:
     """Model pixels of the largest face YuNet finds in each photo, framed as `metadata` records for YuNet."""
-    detector = create_detector("yunet", DetectorOptions())
-    geometry, prep = metadata.crop_geometry("yunet", detector.crop_margin), metadata.preprocessing
-    images = [read_image(path) for path, _ in scan_image_folder(photos).files]
-    return np.stack([to_model_pixels(crop_face(image, faces[0], prep.input_size, geometry), prep)
-                     for image in images if (faces := detector.detect(image))])
+    return face_pixels(photos, metadata, create_detector("yunet", DetectorOptions()))[1].pixels
+
+
+def turns(names: list[str], runs: int):
+    """(round, name) for `runs` rounds of every name, each round starting one name further on, so that every name
+    follows every other (whose weights it may find in the cache, or evicted) equally often."""
+    for index in range(runs):
+        for name in names[index % len(names):] + names[:index % len(names)]:
+            yield index, name
 
 
 def time_interleaved(classifiers: dict, inputs: dict[str, np.ndarray], runs: int) -> dict[str, list[float]]:
-    """Milliseconds of each classifier on single faces of its `inputs`, one face per classifier per round, so
-    that machine noise hits every classifier alike; each round starts one classifier further on, so every
-    classifier follows every other (whose weights it may find in the cache, or evicted) equally often."""
-    times, names = {name: [] for name in classifiers}, list(classifiers)
-    for index in range(runs):
-        for name in names[index % len(names):] + names[:index % len(names)]:
-            classifier = classifiers[name]
-            start = time.perf_counter()
-            classifier.predict_pixels(inputs[name][index % len(inputs[name])][np.newaxis])
-            times[name].append((time.perf_counter() - start) * 1000)
+    """Milliseconds of each classifier on single faces of its `inputs`, one face per classifier per round in
+    `turns`, so that machine noise hits every classifier alike."""
+    times = {name: [] for name in classifiers}
+    for index, name in turns(list(classifiers), runs):
+        classifier = classifiers[name]
+        start = time.perf_counter()
+        classifier.predict_pixels(inputs[name][index % len(inputs[name])][np.newaxis])
+        times[name].append((time.perf_counter() - start) * 1000)
     return times
 
 

@@ -91,6 +91,16 @@ def scores(predicted: np.ndarray, truth: np.ndarray, photo_truth: np.ndarray, ph
             float((predicted[seven] == truth[seven]).mean()), "per_class": per_class}
 
 
+def largest_faces(photos) -> tuple:
+    """Every photo of the folder (its scan and decoded images) and the largest face YuNet finds in each (None if none),
+    with YuNet's runtime default options."""
+    scanned = scan_image_folder(photos)
+    images = [read_image(path) for path, _ in tqdm(scanned.files, desc="read", unit="photo")]
+    detector = create_detector("yunet", DetectorOptions())
+    boxes = [(faces[0] if (faces := detector.detect(image)) else None) for image in tqdm(images, desc="yunet")]
+    return scanned, images, boxes, detector
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
@@ -101,12 +111,9 @@ def main() -> None:
     args = parser.parse_args()
 
     classifier = load_classifier(args.model, tta="none")
-    scanned = scan_image_folder(args.photos)
+    scanned, images, boxes, detector = largest_faces(args.photos)
     truth = class_indices(scanned.classes, classifier.metadata.labels)[[label for _, label in scanned.files]]
     photo_truth = np.array([label for _, label in scanned.files])
-    images = [read_image(path) for path, _ in tqdm(scanned.files, desc="read", unit="photo")]
-    detector = create_detector("yunet", DetectorOptions())
-    boxes = [(faces[0] if (faces := detector.detect(image)) else None) for image in tqdm(images, desc="yunet")]
     own = classifier.metadata.crop_geometry("yunet", detector.crop_margin)
     geometries = [own, CropGeometry(1.2, 0.0)] + [CropGeometry(*map(float, g.split(","))) for g in args.geometry]
     labels = classifier.metadata.labels

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier_latency import turns
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -38,15 +40,14 @@ def int8_prefix(model, layer: str | None, faces: np.ndarray) -> bytes:
 
 
 def timed(interpreters: dict, runs: int) -> dict[str, float]:
-    """Median ms of each interpreter's invoke, interleaved, each round starting one further on."""
-    names, times = list(interpreters), {name: [] for name in interpreters}
-    for index in range(runs):
-        for name in names[index % len(names):] + names[:index % len(names)]:
-            interpreter, tensor, inputs = interpreters[name]
-            start = time.perf_counter()
-            interpreter.set_tensor(tensor, inputs)
-            interpreter.invoke()
-            times[name].append((time.perf_counter() - start) * 1000)
+    """Median ms of each interpreter's invoke, interleaved in classifier_latency's `turns`."""
+    times = {name: [] for name in interpreters}
+    for _, name in turns(list(interpreters), runs):
+        interpreter, tensor, inputs = interpreters[name]
+        start = time.perf_counter()
+        interpreter.set_tensor(tensor, inputs)
+        interpreter.invoke()
+        times[name].append((time.perf_counter() - start) * 1000)
     return {name: float(np.median(ms[10:])) for name, ms in times.items()}
 
 

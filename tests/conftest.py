@@ -47,12 +47,13 @@ needs_fer2013 = pytest.mark.skipif(not FER2013.is_dir(), reason="../shared/data/
 needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is absent")
 
 
-def load_benchmark(name: str):
-    """The module of benchmarks/NAME.py (scripts, not a package), for testing its functions.
+def load_benchmark(name: str, folder: str = "benchmarks"):
+    """The module of FOLDER/NAME.py (scripts, not a package: benchmarks/, firmware_scripts/), for testing its
+    functions.
 
-    The benchmarks folder goes on `sys.path`, as it is when a script runs, so a script can import its siblings.
+    The script's folder goes on `sys.path`, as it is when a script runs, so a script can import its siblings.
     """
-    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    folder = Path(__file__).resolve().parents[1] / folder
     if str(folder) not in sys.path:
         sys.path.append(str(folder))
     path = folder / f"{name}.py"

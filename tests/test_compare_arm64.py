@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "firmware_scripts" / "compare_arm64.py"
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def compare():
-    spec = importlib.util.spec_from_file_location("compare_arm64", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["compare_arm64"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("compare_arm64", folder="firmware_scripts")
 
 
 def face(top: float, label: str = "fear") -> dict:
