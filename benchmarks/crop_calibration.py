@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_edge.crops import CropGeometry, crop_face
+from fer_edge.crops import CropGeometry, crop_model_pixels
 from fer_edge.dataset import load_labeled_folder
 from fer_edge.evaluation import map_classes_to_labels
 from fer_edge.faces import DetectorOptions, create_detector
 from fer_edge.framing import UPSCALE, detect_framed, measure_framing
 from fer_edge.model_files import load_classifier
-from fer_edge.preprocess import Preprocessing, to_model_pixels
+from fer_edge.preprocess import Preprocessing
 
 SCALES = (0.9, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3)
 SHIFTS = (-0.05, 0.0, 0.03, 0.06, 0.1)
@@ -36,7 +36,7 @@ def accuracy_grid(found, labels: np.ndarray, classifier, prep: Preprocessing) ->
     for scale in SCALES:
         for shift in SHIFTS:
             geometry = CropGeometry(scale, shift)
-            pixels = np.stack([to_model_pixels(crop_face(found[i][0], found[i][1], prep.input_size, geometry), prep)
+            pixels = np.stack([crop_model_pixels(found[i][0], found[i][1], prep, geometry)
                                for i in detected])
             predicted = classifier.predict_pixels(pixels).argmax(axis=1)
             correct = int((predicted == labels[detected]).sum())

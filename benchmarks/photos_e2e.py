@@ -20,13 +20,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fer_edge.crops import CropGeometry, crop_face
+from fer_edge.crops import CropGeometry, crop_model_pixels
 from fer_edge.faces import DetectorOptions, FaceBox, create_detector
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.labels import canonical_label
 from fer_edge.model_files import load_classifier
 from fer_edge.peers import fer_peer
-from fer_edge.preprocess import to_model_pixels
 from fer_edge.tta import apply_tta
 
 FER_PADDING, FER_OFFSET = 40, 10
@@ -75,7 +74,7 @@ def our_predictions(images, boxes, classifier, geometry: CropGeometry) -> np.nda
     """Our label index for every image (-1 where no face was found)."""
     prep = classifier.metadata.preprocessing
     found = [i for i, box in enumerate(boxes) if box is not None]
-    pixels = np.stack([to_model_pixels(crop_face(images[i], boxes[i], prep.input_size, geometry), prep)
+    pixels = np.stack([crop_model_pixels(images[i], boxes[i], prep, geometry)
                        for i in found])
     out = np.full(len(images), -1)
     out[found] = classifier.predict_pixels(pixels).argmax(axis=1)

@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from fer_edge.errors import ImageDecodeError
-from fer_edge.faces import DetectorOptions, FaceBox, YuNetDetector, filter_faces, retry_width, yunet_model_path
+from fer_edge.faces import (DetectorOptions, FaceBox, YuNetDetector, filter_faces, retry_width, shrink_frame,
+                            yunet_model_path)
 from fer_edge.images import read_image, scan_image_folder
 
 DEFAULT_PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "photos"
@@ -70,7 +71,8 @@ def size_curve(references) -> dict[int, float]:
 
 class DetectorBefore:
     """YuNetDetector as it was before `retry_width` and `YUNET_NETS_KEPT` (2026-12-07), for 640x480 frames:
-    one network, its input resized for each search; the frame at 256 px, then at full size if nothing was found."""
+    one network, its input resized for each search; the frame at 256 px, then at full size if nothing was found.
+    The frame is reduced as today's detector reduces it (`shrink_frame`), so that only the searches differ."""
 
     def __init__(self, min_face_size: int, shrunk: int = 256):
         self.options, self.shrunk = DetectorOptions(min_face_size=min_face_size), shrunk
@@ -87,7 +89,7 @@ class DetectorBefore:
 
     def detect(self, frame: np.ndarray) -> list[FaceBox]:
         scale = frame.shape[1] / self.shrunk
-        small = cv2.resize(frame, (self.shrunk, round(frame.shape[0] / scale)), interpolation=cv2.INTER_AREA)
+        small = shrink_frame(frame, self.shrunk, round(frame.shape[0] / scale))
         return (self._search(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), scale)
                 or self._search(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), 1.0))
 

@@ -6,7 +6,7 @@
         print(face.label, face.confidence, face.box)
 """
 
-from fer_edge.crops import CropGeometry, crop_face
+from fer_edge.crops import CropGeometry, crop_face, crop_model_pixels
 from fer_edge.errors import DatasetError, FerEdgeError, ImageDecodeError, MissingDependencyError, ModelError
 from fer_edge.faces import DetectorOptions, FaceBox, create_detector
 from fer_edge.follow import FollowingDetector
@@ -44,6 +44,7 @@ __all__ = [
     "canonical_label",
     "create_detector",
     "crop_face",
+    "crop_model_pixels",
     "load_classifier",
     "read_image",
     "to_model_pixels",

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from fer_edge.crops import CropGeometry, crop_face
+from fer_edge.crops import CropGeometry, crop_model_pixels
 from fer_edge.errors import DatasetError, FerEdgeError
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.labels import canonical_label
-from fer_edge.preprocess import resize_rgb, to_model_pixels
+from fer_edge.preprocess import resize_rgb
 from fer_edge.recognizer import framing_for
 
 logger = logging.getLogger(__name__)
@@ -162,8 +162,7 @@ def _one_frame(pipeline: Pipeline, image: np.ndarray, geometry: CropGeometry) ->
     t1 = time.perf_counter()
     label = None
     if faces:
-        crop = crop_face(image, faces[0], prep.input_size, geometry)
-        pixels = to_model_pixels(crop, prep)[np.newaxis]
+        pixels = crop_model_pixels(image, faces[0], prep, geometry)[np.newaxis]
         t2 = time.perf_counter()
         probabilities = pipeline.classifier.predict_pixels(pixels)
         label = pipeline.classifier.metadata.labels[int(np.argmax(probabilities[0]))]

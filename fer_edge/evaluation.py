@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from fer_edge import workstation
-from fer_edge.crops import crop_face
+from fer_edge.crops import crop_model_pixels
 from fer_edge.dataset import Split, has_split_folders, load_labeled_folder, split_folder
 from fer_edge.errors import DatasetError, ImageDecodeError, MissingDependencyError
 from fer_edge.files import ensure_folder, require_outside_data, write_atomic, write_json
 from fer_edge.images import read_image, scan_image_folder
 from fer_edge.labels import canonical_label
 from fer_edge.metrics import ClassificationReport, classification_report
-from fer_edge.preprocess import to_model_pixels
 from fer_edge.recognizer import framing_for
 
 logger = logging.getLogger(__name__)
@@ -110,7 +109,7 @@ def face_pixels(folder: Path, metadata, detector) -> tuple[tuple[str, ...], Spli
         if not faces:
             no_face += 1
             continue
-        pixels.append(to_model_pixels(crop_face(image, faces[0], prep.input_size, geometry), prep))
+        pixels.append(crop_model_pixels(image, faces[0], prep, geometry))
         labels.append(label)
         paths.append(path)
     if not pixels:

@@ -8,7 +8,7 @@ import numpy as np
 
 from fer_edge.checks import require_numbers, require_whole_numbers
 from fer_edge.errors import FerEdgeError
-from fer_edge.faces import FaceBox, FaceDetector
+from fer_edge.faces import FaceBox, FaceDetector, shrink_frame
 
 WORK_WIDTH = 320
 """Frames are matched at most this wide: enough to place a face box, a fraction of the pixels."""
@@ -89,8 +89,7 @@ def _work_gray(frame_rgb: np.ndarray) -> tuple[np.ndarray, float]:
     gray = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY)
     scale = min(1.0, WORK_WIDTH / gray.shape[1])
     if scale < 1.0:
-        gray = cv2.resize(gray, (round(gray.shape[1] * scale), round(gray.shape[0] * scale)),
-                          interpolation=cv2.INTER_AREA)
+        gray = shrink_frame(gray, round(gray.shape[1] * scale), round(gray.shape[0] * scale))
     return gray, scale
 
 

@@ -9,11 +9,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fer_edge.crops import CropGeometry, GeometryOrMargin, as_geometry, crop_face
+from fer_edge.crops import CropGeometry, GeometryOrMargin, as_geometry, crop_model_pixels
 from fer_edge.errors import FerEdgeError
 from fer_edge.faces import DetectorOptions, FaceBox, FaceDetector
 from fer_edge.metadata import ModelMetadata
-from fer_edge.preprocess import to_model_pixels
 from fer_edge.results import ClassProbabilities
 
 
@@ -165,9 +164,7 @@ class Recognizer:
 
     def crops(self, frame_rgb: np.ndarray, boxes: list[FaceBox]) -> np.ndarray:
         """Model pixels (N, H, W, C) of each box."""
-        size = self._prep.input_size
-        return np.stack([to_model_pixels(crop_face(frame_rgb, box, size, self.geometry), self._prep)
-                         for box in boxes])
+        return np.stack([crop_model_pixels(frame_rgb, box, self._prep, self.geometry) for box in boxes])
 
     def classify(self, frame_rgb: np.ndarray, boxes: list) -> list[FaceResult]:
         """Expressions of the given faces of a frame, all in one batch.

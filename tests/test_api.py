@@ -109,8 +109,7 @@ def test_the_pieces_make_a_custom_loop(face_photo):
     detector = fer_edge.create_detector("yunet", fer_edge.DetectorOptions(detect_width=0))
     box = detector.detect(face_photo)[0]
     geometry = classifier.metadata.crop_geometry(detector.name, detector.crop_margin)
-    crop = fer_edge.crop_face(face_photo, box, classifier.metadata.preprocessing.input_size, geometry)
-    pixels = fer_edge.to_model_pixels(crop, classifier.metadata.preprocessing)
+    pixels = fer_edge.crop_model_pixels(face_photo, box, classifier.metadata.preprocessing, geometry)
     probabilities = classifier.predict_pixels(pixels[np.newaxis])[0]
     whole = fer_edge.Recognizer(classifier, detector).recognize(face_photo, color="rgb")[0]
     np.testing.assert_allclose(probabilities, whole.expression.probabilities, atol=1e-6)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_edge.crops import CropGeometry, crop_face, square_region
+from fer_edge.crops import CropGeometry, crop_face, crop_model_pixels, square_region
 from fer_edge.errors import FerEdgeError
 from fer_edge.faces import FaceBox
+from fer_edge.preprocess import Preprocessing, to_model_pixels
 
 
 def gradient_image(height=100, width=120) -> np.ndarray:
@@ -97,3 +98,34 @@ def test_non_finite_boxes_are_errors_and_detectors_drop_them():
 def test_a_zero_output_size_is_a_clear_error():
     with pytest.raises(FerEdgeError, match="cannot be resized to 0x0"):
         crop_face(gradient_image(), FaceBox(10, 10, 20, 20), 0)
+
+
+def noisy_face_frame(seed: int = 0) -> np.ndarray:
+    """A 480x640 RGB frame of smooth gradients and noise: averaging it down rounds differently by path."""
+    rng = np.random.default_rng(seed)
+    return np.clip(gradient_image(480, 640).astype(int) + rng.integers(-40, 41, (480, 640, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("box", [FaceBox(100, 80, 300, 330), FaceBox(500, 380, 200, 150), FaceBox(10, 10, 40, 40)])
+def test_model_pixels_of_a_grey_model_match_the_rgb_crop_within_one_level(box):
+    frame, prep = noisy_face_frame(), Preprocessing((48, 48), "grayscale")
+    geometry = CropGeometry(0.978, -0.003)
+    pixels = crop_model_pixels(frame, box, prep, geometry)
+    two_steps = to_model_pixels(crop_face(frame, box, 48, geometry), prep)
+    assert pixels.shape == (48, 48, 1) and pixels.dtype == np.uint8
+    assert np.abs(pixels.astype(int) - two_steps).max() <= 1  # rounding apart: grey first, then averaged down
+
+
+def test_model_pixels_of_a_colour_model_are_the_rgb_crop():
+    frame, prep = noisy_face_frame(1), Preprocessing((64, 64), "rgb")
+    box = FaceBox(100, 80, 300, 330)
+    np.testing.assert_array_equal(crop_model_pixels(frame, box, prep, 0.2), crop_face(frame, box, 64, 0.2))
+
+
+@pytest.mark.parametrize("image", [np.zeros((50, 50), np.uint8), np.zeros((50, 50, 3), np.float32),
+                                   np.zeros((50, 50, 4), np.uint8), [[1, 2, 3]]])
+def test_crops_take_rgb_uint8_frames_only(image):
+    with pytest.raises(FerEdgeError, match=r"faces are cropped from an RGB uint8 image \(H, W, 3\)"):
+        crop_model_pixels(image, FaceBox(5, 5, 20, 20), Preprocessing((48, 48), "grayscale"))
+    with pytest.raises(FerEdgeError, match="faces are cropped from an RGB uint8 image"):
+        crop_face(image, FaceBox(5, 5, 20, 20), 48)

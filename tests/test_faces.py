@@ -9,7 +9,7 @@ from conftest import PHOTOS, needs_photos
 from fer_edge.crops import crop_face
 from fer_edge.errors import FerEdgeError
 from fer_edge.faces import (DetectorOptions, FaceBox, WholeImageDetector, create_detector, filter_faces,
-                            yunet_model_path)
+                            shrink_frame, yunet_model_path)
 from fer_edge.images import read_image, scan_image_folder
 
 
@@ -333,3 +333,36 @@ def test_yunet_keeps_a_network_for_the_shrunk_search_and_one_for_wider_ones(monk
     full_only.detect(photo)
     full_only.detect(empty)
     assert list(full_only._nets) == [False]  # no shrunk search: one network, as before
+
+
+def test_shrink_frame_averages_areas_exactly_at_whole_factors_and_nearly_between():
+    import cv2
+
+    from conftest import FACE_PHOTO
+
+    photo = read_image(FACE_PHOTO)  # 512x512
+    frame = cv2.resize(photo, (640, 480), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(shrink_frame(photo, 128, 128),
+                                  cv2.resize(photo, (128, 128), interpolation=cv2.INTER_AREA))
+    shrunk, exact = shrink_frame(frame, 256, 192), cv2.resize(frame, (256, 192), interpolation=cv2.INTER_AREA)
+    difference = np.abs(shrunk.astype(int) - exact)
+    assert shrunk.shape == (192, 256, 3) and difference.mean() < 1.0 and difference.max() <= 16
+    small = shrink_frame(frame, 500, 400)  # a ratio under 2: OpenCV's own area averaging
+    np.testing.assert_array_equal(small, cv2.resize(frame, (500, 400), interpolation=cv2.INTER_AREA))
+    with pytest.raises(FerEdgeError, match="cannot be reduced to 0x10"):
+        shrink_frame(frame, 0, 10)
+
+
+def test_the_shrunk_search_finds_the_face_it_found_with_exact_area_averaging():
+    """YuNet's box on a 640x480 frame reduced by `shrink_frame` is the one it finds on the exactly averaged frame."""
+    import cv2
+
+    from conftest import FACE_PHOTO
+
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    frame[100:260, 300:460] = cv2.resize(read_image(FACE_PHOTO), (160, 160), interpolation=cv2.INTER_AREA)
+    detector = create_detector("yunet", DetectorOptions())
+    exact = cv2.cvtColor(cv2.resize(frame, (256, 192), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR)
+    reference = detector._run(exact, 640 / 256)
+    faces = detector.detect(frame)
+    assert len(faces) == len(reference) == 1 and faces[0].iou(reference[0]) > 0.97

@@ -30,7 +30,7 @@ def test_placed_draws_the_face_at_the_asked_size_where_yunet_finds_it(face_size,
     assert face_size.found(found, expected) and found[0].iou(expected) > 0.8
 
 
-@pytest.mark.parametrize("side", [40, 150])  # found by the second search only, and by the first
+@pytest.mark.parametrize("side", [40, 150])  # 16 and 60 px in the 256 px search: both found there
 def test_the_detector_before_finds_what_todays_finds_with_the_default_minimum(face_size, photo_and_face, side):
     photo, face = photo_and_face
     frame, expected = face_size.placed(photo, face, side, (480, 640))
