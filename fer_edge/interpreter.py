@@ -16,7 +16,7 @@ from fer_edge.checks import require_whole_numbers
 from fer_edge.errors import FerEdgeError, ModelError
 from fer_edge.metadata import ModelMetadata
 from fer_edge.native_logs import native_stderr_silenced
-from fer_edge.preprocess import normalize
+from fer_edge.preprocess import Preprocessing, normalize
 from fer_edge.tflite_metadata import load_tflite_metadata
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,16 @@ def dequantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
     return ((values.astype(np.float32) - tensor.zero_point) * tensor.scale).astype(np.float32)
 
 
+def input_table(prep: Preprocessing, tensor: TensorInfo) -> np.ndarray:
+    """The model input for each of the 256 pixel values: normalized, then quantized where the input is.
+
+    Looking uint8 model pixels up in it gives what normalizing and quantizing them gives, value for value, in one
+    array operation instead of five (paid twice for a face that mirror-unsure mirrors).
+    """
+    values = normalize(np.arange(256, dtype=np.uint8), prep)
+    return quantize(values, tensor) if tensor.quantized else values.astype(tensor.dtype)
+
+
 class TFLiteClassifier:
     """A `.tflite` expression classifier: uint8 model pixels in, class probabilities out.
 
@@ -152,6 +162,7 @@ class TFLiteClassifier:
         self.output = _tensor_info(self._interpreter.get_output_details()[0])
         self._batch = 1
         self._check_shapes()
+        self._input_of_pixel = input_table(self.metadata.preprocessing, self.input)
 
     def _check_shapes(self) -> None:
         expected = self.metadata.preprocessing.input_shape
@@ -185,11 +196,7 @@ class TFLiteClassifier:
             raise FerEdgeError(f"expected uint8 model pixels (see to_model_pixels), got {pixels.dtype}")
         if len(pixels) == 0:
             return np.zeros((0, len(self.metadata.labels)), np.float32)
-        inputs = normalize(pixels, self.metadata.preprocessing)
-        if self.input.quantized:
-            inputs = quantize(inputs, self.input)
-        else:
-            inputs = inputs.astype(self.input.dtype)
+        inputs = self._input_of_pixel.take(pixels)
         step = MAX_BATCH if self.dynamic_batch else 1
         raw = np.concatenate([self._invoke(inputs[i:i + step]) for i in range(0, len(inputs), step)])
         return dequantize(raw, self.output) if self.output.quantized else raw.astype(np.float32)

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from fer_edge.errors import FerEdgeError, ModelError
-from fer_edge.interpreter import MAX_THREADS, TensorInfo, TFLiteClassifier, dequantize, load_delegates, quantize
+from fer_edge.interpreter import (MAX_THREADS, TensorInfo, TFLiteClassifier, dequantize, input_table, load_delegates,
+                                  quantize)
+from fer_edge.preprocess import Preprocessing, normalize
 from fer_edge.model_files import shipped_model_path
 from fer_edge.tflite_metadata import read_embedded_json
 
@@ -23,6 +25,22 @@ def test_quantize_round_trip_golden_values():
     q = quantize(np.array([0.0, 128 / 255, 1.0, 2.0], np.float32), tensor)
     assert q.tolist() == [-128, 0, 127, 127]  # clipped at the int8 range
     np.testing.assert_allclose(dequantize(q[:3], tensor), [0.0, 128 / 255, 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("tensor", [TensorInfo(0, (1, 48, 48, 1), np.int8, 1 / 255, -128),
+                                    TensorInfo(0, (1, 64, 64, 1), np.uint8, 2 / 255, 3),
+                                    TensorInfo(0, (1, 64, 64, 1), np.float32, 0.0, 0)])
+@pytest.mark.parametrize("prep", [Preprocessing((48, 48), "grayscale"),
+                                  Preprocessing((64, 64), "grayscale", scale=2 / 255, offset=-1.0)])
+def test_the_input_table_gives_what_normalizing_and_quantizing_give(tensor, prep):
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+    expected = normalize(pixels, prep)
+    expected = quantize(expected, tensor) if tensor.quantized else expected.astype(tensor.dtype)
+    looked_up = input_table(prep, tensor).take(pixels)
+    assert looked_up.dtype == expected.dtype
+    np.testing.assert_array_equal(looked_up, expected)
+    if tensor.dtype == np.int8 and prep.offset == 0.0:  # golden: pixel / 255 at scale 1/255, zero point -128
+        assert looked_up.ravel()[[0, 1, 128, 255]].tolist() == [-128, -127, 0, 127]
 
 
 def test_runtime_without_tensorflow(converted, tmp_path):
