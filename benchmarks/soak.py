@@ -1,7 +1,7 @@
 """Memory soak and cold start of the device runtime.
 
 Usage: .venv/bin/python benchmarks/soak.py [--model default] [--frames 10000] [--json out.json]
-Soak: a synthetic 640x480 video (a real face moving across the frame) is written with OpenCV
+Soak: a synthetic 640x480 video (a real face at a random place and scale in each frame) is written with OpenCV
 and played in a loop through the real kiosk loop (YuNet + LiteRT, JSON-lines output) for
 --frames frames; resident memory is sampled every 1,000 frames (the same point of the looped video). Cold start: wall time of
 `fer-edge predict IMAGE` in a fresh process, median of 5.
