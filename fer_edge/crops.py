@@ -3,7 +3,8 @@
 The crop is a square of side `scale * max(width, height)` centred on the box, moved down by
 `shift_y * side` (a `CropGeometry`, recorded per detector in each model's metadata); parts outside
 the image are filled by repeating the border pixels, then the square is resized to the requested
-size with the shared resize rule of `fer_edge.preprocess`.
+size with the shared resize rule of `fer_edge.preprocess` (`crop_face`, RGB), or made a model's pixels
+(`crop_model_pixels`: for a grayscale model, grey before it is resized).
 """
 
 from __future__ import annotations
