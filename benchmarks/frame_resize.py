@@ -72,17 +72,13 @@ def share_in(hits: np.ndarray, selected: np.ndarray) -> float | None:
 
 def agreement(frames, detectors: dict) -> dict:
     """Share found by each detector per face-size bin, and the IoU of their largest boxes where both find one."""
-    hits = {name: [found(detector.detect(frame), box) for frame, box, _ in frames]
-            for name, detector in detectors.items()}
+    faces = {name: [detector.detect(frame) for frame, _, _ in frames] for name, detector in detectors.items()}
+    hits = {name: [found(each, box) for each, (_, box, _) in zip(found_faces, frames)]
+            for name, found_faces in faces.items()}
     sides = np.array([side for _, _, side in frames])
     bins = {f"{low}-{high - 1} px": {name: share_in(np.array(hit), (sides >= low) & (sides < high))
                                     for name, hit in hits.items()} for low, high in SIZE_BINS}
-    ious = []
-    area, now = detectors.values()
-    for frame, _, _ in frames:
-        first, second = area.detect(frame), now.detect(frame)
-        if first and second:
-            ious.append(first[0].iou(second[0]))
+    ious = [first[0].iou(second[0]) for first, second in zip(*faces.values()) if first and second]
     return {"faces": len(frames), "found": {name: float(np.mean(hit)) for name, hit in hits.items()},
             "found_by_size": bins, "largest_box_iou_median": float(np.median(ious)),
             "largest_box_iou_under_0.9": float(np.mean(np.array(ious) < 0.9))}
