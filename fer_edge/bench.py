@@ -172,16 +172,46 @@ def _one_frame(pipeline: Pipeline, image: np.ndarray, geometry: CropGeometry) ->
     return [(t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t3 - t0) * 1e3], label
 
 
+ROUND_FRAMES = 10
+"""Frames each pipeline times in a round before the next pipeline's turn (`measure_all`)."""
+
+
 def measure(pipeline: Pipeline, frames: list[Frame], runs: int = 100, warmup: int = 10) -> BenchRecord:
     """Predict every frame once, then time `warmup` + `runs` frames (cycling) stage by stage."""
-    geometry = framing_for(pipeline.classifier.metadata, pipeline.detector)
-    predictions = tuple(_one_frame(pipeline, frame.image, geometry)[1] for frame in frames)
-    timings, peak = [], rss_mb()
-    for index in range(warmup + runs):
-        stage_ms, _ = _one_frame(pipeline, frames[index % len(frames)].image, geometry)
-        if index >= warmup:
-            timings.append(stage_ms)
-            peak = max(peak, rss_mb())
+    return measure_all([pipeline], frames, runs, warmup)[0]
+
+
+def measure_all(pipelines: list[Pipeline], frames: list[Frame], runs: int = 100, warmup: int = 10,
+                progress: bool = False) -> list[BenchRecord]:
+    """Time every pipeline on the same frames, side by side: in rounds that interleave the pipelines.
+
+    Each pipeline predicts every frame once (its labels) and runs `warmup` frames untimed; then every round times
+    `ROUND_FRAMES` frames of each pipeline in turn, after one untimed frame to warm it again, starting one pipeline
+    further on each round. A change in the host's load during the run then falls on every pipeline alike, so the
+    ratios between them hold even where the absolute times drift. Memory is the process's peak (every model is
+    loaded throughout).
+    """
+    from tqdm import tqdm
+
+    geometries = [framing_for(p.classifier.metadata, p.detector) for p in pipelines]
+    predictions = [tuple(_one_frame(p, f.image, g)[1] for f in frames) for p, g in zip(pipelines, geometries)]
+    for pipeline, geometry in zip(pipelines, geometries):
+        for index in range(warmup):
+            _one_frame(pipeline, frames[index % len(frames)].image, geometry)
+    timings, peak = [[] for _ in pipelines], rss_mb()
+    starts = range(0, runs, ROUND_FRAMES)
+    for number, start in enumerate(tqdm(starts, desc="bench", unit="round", disable=not progress)):
+        for turn in range(len(pipelines)):
+            which = (turn + number) % len(pipelines)
+            pipeline, geometry = pipelines[which], geometries[which]
+            _one_frame(pipeline, frames[(warmup + start) % len(frames)].image, geometry)
+            for index in range(warmup + start, warmup + min(runs, start + ROUND_FRAMES)):
+                timings[which].append(_one_frame(pipeline, frames[index % len(frames)].image, geometry)[0])
+        peak = max(peak, rss_mb())
+    return [_record(p, t, peak, found) for p, t, found in zip(pipelines, timings, predictions)]
+
+
+def _record(pipeline: Pipeline, timings: list[list[float]], peak: float, predictions: tuple) -> BenchRecord:
     columns = np.asarray(timings).T
     latency = {stage: percentiles(columns[i]) for i, stage in enumerate(STAGES)}
     found = float(np.mean([p is not None for p in predictions]))

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from fer_edge.bench import BenchRecord, Frame, Pipeline, measure, score
+from fer_edge.bench import BenchRecord, Frame, Pipeline, measure_all, score
 from fer_edge.faces import FAST_DETECT_WIDTH, DetectorOptions, create_detector
 from fer_edge.interpreter import MAX_THREADS, TFLiteClassifier
 from fer_edge.model_files import default_model_path
@@ -120,10 +120,7 @@ def build_pipelines(options: BenchOptions) -> list[Pipeline]:
 
 
 def run_benchmark(frames: list[Frame], options: BenchOptions, progress: bool = False) -> list[BenchRecord]:
-    """Measure every pipeline on the same frames, then score them (accuracy, or agreement with the full path)."""
-    from tqdm import tqdm
-
-    pipelines = build_pipelines(options)
-    records = [measure(p, frames, options.runs, options.warmup)
-               for p in tqdm(pipelines, desc="bench", unit="pipeline", disable=not progress)]
+    """Measure every pipeline on the same frames, interleaved (`measure_all`), then score them (accuracy, or
+    agreement with the full path)."""
+    records = measure_all(build_pipelines(options), frames, options.runs, options.warmup, progress)
     return score(records, frames, FULL if options.full else None)

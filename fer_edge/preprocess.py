@@ -77,12 +77,11 @@ class Preprocessing:
 
 
 def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to (height, width): area interpolation when shrinking, bilinear when enlarging."""
+    """Resize an image (RGB or grey) to (height, width): area interpolation when shrinking, bilinear when enlarging."""
     import cv2
 
     height, width = size
-    if image.size == 0:
-        raise FerEdgeError(f"cannot resize an empty image (shape {image.shape})")
+    _require_pixels(image)
     if height < 1 or width < 1:
         raise FerEdgeError(f"an image cannot be resized to {width}x{height}: both sides must be at least 1")
     if image.shape[:2] == (height, width):
@@ -93,17 +92,26 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def to_model_pixels(face_rgb: np.ndarray, prep: Preprocessing) -> np.ndarray:
-    """Resize an RGB uint8 face crop and convert its colour: uint8 (H, W, C) for the model."""
+    """Convert an RGB uint8 face crop to the model's colour and resize it: uint8 (H, W, C) for the model.
+
+    A grayscale model's face is made grey before it is resized: a third of the averaging of resizing three
+    channels for a large face, and the same pixels within one grey level.
+    """
     import cv2
 
     if face_rgb.ndim != 3 or face_rgb.shape[2] != 3 or face_rgb.dtype != np.uint8:
         raise FerEdgeError(
             f"expected an RGB uint8 image (H, W, 3), got {face_rgb.dtype} {face_rgb.shape}"
         )
-    pixels = resize_rgb(face_rgb, prep.input_size)
+    _require_pixels(face_rgb)
     if prep.color_mode == "grayscale":
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
-    return pixels
+        return resize_rgb(cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY), prep.input_size)[..., np.newaxis]
+    return resize_rgb(face_rgb, prep.input_size)
+
+
+def _require_pixels(image: np.ndarray) -> None:
+    if image.size == 0:
+        raise FerEdgeError(f"cannot resize an empty image (shape {image.shape})")
 
 
 def normalize(pixels: np.ndarray, prep: Preprocessing) -> np.ndarray:

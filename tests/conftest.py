@@ -26,7 +26,7 @@ SKIP_ON_DEVICE = "needs the workstation extras (fer-edge[dev]); this is the devi
 collect_ignore = [] if WORKSTATION else [
     "test_callbacks.py", "test_checkpoints.py", "test_cli.py", "test_convert.py",
     "test_distill.py", "test_ensemble.py", "test_fer2013.py", "test_fusion_gate.py", "test_fusion_holdout.py",
-    "test_fusion_table.py",
+    "test_fusion_table.py", "test_mixed_weight_scales.py",
     "test_heads.py", "test_keras_io.py", "test_metrics.py", "test_models.py", "test_primary_head.py",
     "test_radam.py", "test_soup.py",
     "test_segment_latency.py", "test_train_fit.py", "test_training.py", "test_transplant.py",

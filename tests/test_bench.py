@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from fer_edge.bench import (BenchRecord, Frame, Pipeline, default_frames, measure, on_canvas, pareto_front,
-                            score)
+from fer_edge.bench import (ROUND_FRAMES, BenchRecord, Frame, Pipeline, default_frames, measure, measure_all, on_canvas,
+                            pareto_front, score)
 from fer_edge.cli import cli
 from fer_edge.faces import create_detector
 from fer_edge.interpreter import TFLiteClassifier
@@ -51,6 +51,33 @@ def test_measure_reports_every_stage(converted):
     assert e2e >= result.latency_ms["detect"]["median"]
     assert len(result.predictions) == 4 and result.face_found == 1.0
     assert result.fps == pytest.approx(1000 / e2e)
+
+
+class LoggingDetector:
+    """A real detector that writes its pipeline's name into a shared log at every frame."""
+
+    def __init__(self, name: str, log: list):
+        self._detector, self._name, self._log = create_detector("yunet"), name, log
+        self.name, self.crop_margin = self._detector.name, self._detector.crop_margin
+
+    def detect(self, image):
+        self._log.append(self._name)
+        return self._detector.detect(image)
+
+
+def test_measure_all_interleaves_the_pipelines_in_rounds_that_rotate(converted):
+    classifier, log = TFLiteClassifier(converted["int8"].path), []
+    pipelines = [Pipeline(name, "edge", "int8", 1, LoggingDetector(name, log), classifier, 1) for name in "ab"]
+    frames = default_frames(count=3)
+    records = measure_all(pipelines, frames, runs=2 * ROUND_FRAMES + 5, warmup=2)
+    once = len(frames) + 2  # every frame predicted (each pipeline), then each pipeline's warm-up
+    assert log[:2 * once] == ["a"] * 3 + ["b"] * 3 + ["a"] * 2 + ["b"] * 2
+    turn = ROUND_FRAMES + 1  # a round's untimed frame and its timed frames
+    assert log[2 * once:] == (["a"] * turn + ["b"] * turn + ["b"] * turn + ["a"] * turn + ["a"] * 6 + ["b"] * 6)
+    assert [r.name for r in records] == ["a", "b"]
+    assert all(r.face_found == 1.0 and len(r.predictions) == 3 for r in records)
+    assert records[0].predictions == records[1].predictions  # the same classifier on the same frames
+    assert records[0].peak_rss_mb == records[1].peak_rss_mb > 0
 
 
 def test_score_accuracy_and_agreement():

@@ -116,6 +116,14 @@ def test_model_pixels_of_a_grey_model_match_the_rgb_crop_within_one_level(box):
     assert np.abs(pixels.astype(int) - two_steps).max() <= 1  # rounding apart: grey first, then averaged down
 
 
+def test_model_pixels_are_the_full_size_crop_through_the_one_preprocessing():
+    frame, prep = noisy_face_frame(2), Preprocessing((48, 48), "grayscale")
+    box, geometry = FaceBox(100, 80, 300, 330), CropGeometry(0.978, -0.003)
+    side = square_region(box, geometry)[2]
+    full_size = crop_face(frame, box, side, geometry)  # the framed region itself, not resized
+    np.testing.assert_array_equal(crop_model_pixels(frame, box, prep, geometry), to_model_pixels(full_size, prep))
+
+
 def test_model_pixels_of_a_colour_model_are_the_rgb_crop():
     frame, prep = noisy_face_frame(1), Preprocessing((64, 64), "rgb")
     box = FaceBox(100, 80, 300, 330)

@@ -255,6 +255,32 @@ def test_aux_targets_weight_only_the_faces_found_in_the_other_folder(two_head_ru
     assert aux.targets[names.index("fer5.png")].sum() == 0
 
 
+def test_aux_class_weights_scale_each_matched_face_by_its_labels_rarity():
+    from fer_edge.train.targets import AuxTargets
+    from fer_edge.train.training import balanced_aux_weights
+
+    targets = np.eye(3, dtype=np.float32)[[0, 0, 0, 1, 2, 2]]
+    targets[5] = 0  # an unmatched face: no label, weight 0
+    aux = AuxTargets(("angry", "fear", "happy"), targets, np.array([1, 1, 1, 1, 1, 0], np.float32))
+    balanced = balanced_aux_weights(aux)  # 5 matched faces: 3 angry, 1 fear, 1 happy -> 5 / (3 x n_c)
+    np.testing.assert_allclose(balanced.weights, [5 / 9, 5 / 9, 5 / 9, 5 / 3, 5 / 3, 0], rtol=1e-6)
+    halfway = balanced_aux_weights(aux, 0.5)
+    np.testing.assert_allclose(halfway.weights, np.sqrt([5 / 9, 5 / 9, 5 / 9, 5 / 3, 5 / 3, 0]), rtol=1e-6)
+    np.testing.assert_array_equal(balanced.targets, aux.targets)
+
+
+def test_aux_class_weights_train_and_are_refused_without_a_second_head(two_head_run, tmp_path):
+    root, _ = two_head_run
+    options = TrainOptions(arch=TINY, epochs=1, image_size=48, color_mode="grayscale", batch_size=4, verbose=0,
+                           label_mode="probability", aux_labels=str(root / "fer2013"), aux_class_weights=0.5)
+    train(root / "ferplus", tmp_path / "run", options)
+    assert json.loads((tmp_path / "run" / "options.json").read_text())["aux_class_weights"] == 0.5
+    with pytest.raises(FerEdgeError, match="--aux-class-weights weights a second head's loss: give its labels"):
+        TrainOptions(arch=TINY, aux_class_weights=1.0)
+    with pytest.raises(FerEdgeError, match=r"--aux-class-weights is a power in \[0, 2\] \(1: balanced\), got -1"):
+        TrainOptions(arch=TINY, aux_labels="fer2013", aux_class_weights=-1.0)
+
+
 def test_fuse_heads_command_writes_a_one_head_model_with_its_fusion(two_head_run):
     root, _ = two_head_run
     out = root / "fused.keras"

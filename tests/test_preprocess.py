@@ -31,6 +31,19 @@ def test_grayscale_uses_luma_weights():
     np.testing.assert_allclose(normalize(pixels, prep)[0, 0, 0], 76 * 2 / 255 - 1, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(97, 83, 3), (30, 36, 3)])
+def test_a_grayscale_models_face_is_made_grey_before_it_is_resized(shape):
+    import cv2
+
+    face = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    grey = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
+    shrinking = shape[0] > 48
+    expected = cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    pixels = to_model_pixels(face, Preprocessing((48, 48), "grayscale"))
+    assert pixels.shape == (48, 48, 1) and pixels.dtype == np.uint8
+    np.testing.assert_array_equal(pixels[..., 0], expected)
+
+
 def test_enlarging_and_shrinking_keep_a_gradient_monotonic():
     ramp = np.repeat(np.linspace(0, 255, 48, dtype=np.uint8)[None, :, None], 48, axis=0)
     face = np.repeat(ramp, 3, axis=2)

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 MUST_MATCH = ("arch", "batch_size", "image_size", "color_mode", "learning_rate", "lr_schedule", "seed", "augment",
               "class_weights", "label_smoothing", "label_mode", "blend_labels", "blend_weight", "aux_labels",
-              "aux_loss_weight", "teacher", "teacher_weight", "teacher_temperature", "val_fraction", "test_fraction", "max_per_class", "init_from",
+              "aux_loss_weight", "aux_class_weights", "teacher", "teacher_weight", "teacher_temperature", "val_fraction", "test_fraction", "max_per_class", "init_from",
               "ema", "mixup", "erasing", "best_by", "teacher_heads")
 """Options a resumed run must share with the interrupted one (epochs may grow, workers and verbosity may change)."""
 START_OVER = "delete the run folder (or its backup/) to start over"

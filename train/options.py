@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +67,9 @@ class TrainOptions:
     """A dataset of the same faces (e.g. FER2013, with train/ and val/) whose labels train a second head."""
     aux_loss_weight: float = 1.0
     """Weight of the second head's loss."""
+    aux_class_weights: float = 0.0
+    """Weight each training face's second-head loss by (inverse frequency of its label) ** this power: 0 off, 1
+    balanced, 0.5 halfway (in log terms)."""
     teacher: tuple[str, ...] = ()
     """`.keras` teachers (several: their mean) whose probabilities on the training faces are distilled."""
     teacher_weight: float = 0.5
@@ -119,6 +124,10 @@ class TrainOptions:
             raise FerEdgeError(f"--best-by must be one of {BEST_BY}, got {self.best_by!r}")
         if self.best_by == "heads" and not self.aux_labels:
             raise FerEdgeError("--best-by heads needs a second head: add --aux-labels DATA, or use --best-by primary")
+        if not (math.isfinite(self.aux_class_weights) and 0 <= self.aux_class_weights <= 2):
+            raise FerEdgeError(f"--aux-class-weights is a power in [0, 2] (1: balanced), got {self.aux_class_weights}")
+        if self.aux_class_weights and not self.aux_labels:
+            raise FerEdgeError("--aux-class-weights weights a second head's loss: give its labels with --aux-labels")
         object.__setattr__(self, "teacher", tuple(str(path) for path in self.teacher))
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -73,6 +73,15 @@ def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, fl
     """weight_c = n / (k * n_c): rare classes count more in the loss."""
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     return {c: float(len(labels) / (num_classes * counts[c])) for c in range(num_classes) if counts[c]}
+
+
+def balanced_aux_weights(aux: AuxTargets, power: float = 1.0) -> AuxTargets:
+    """`aux` with each matched face's weight scaled by `balanced_class_weights` of its label among the matched
+    faces, to `power` (1: balanced, 0: unchanged)."""
+    matched, labels = aux.weights > 0, aux.targets.argmax(axis=1)
+    per_class = balanced_class_weights(labels[matched], len(aux.classes))
+    scale = np.array([per_class.get(c, 0.0) ** power for c in range(len(aux.classes))], np.float32)
+    return replace(aux, weights=(aux.weights * scale[labels]).astype(np.float32))
 
 
 def learning_rate(options: TrainOptions, steps_per_epoch: int):
@@ -223,7 +232,8 @@ def _aux_targets(dataset: Dataset, options: TrainOptions) -> dict[str, AuxTarget
     if not options.aux_labels:
         return None
     if options.class_weights:
-        raise FerEdgeError("--class-weights cannot be combined with a second head (--aux-labels)")
+        raise FerEdgeError("--class-weights cannot be combined with a second head (--aux-labels); "
+                           "--aux-class-weights weights the second head's loss by its classes")
     from fer_edge.train.targets import aux_targets
 
     root = Path(options.aux_labels)
@@ -241,6 +251,8 @@ def _aux_targets(dataset: Dataset, options: TrainOptions) -> dict[str, AuxTarget
     if result["val"].classes != result["train"].classes:
         raise FerEdgeError(f"{options.aux_labels}: val classes differ from train classes")
     class_mapping(result["train"].classes, dataset.classes)  # every aux class must be a class of the model
+    if options.aux_class_weights:
+        result["train"] = balanced_aux_weights(result["train"], options.aux_class_weights)
     return result
 
 

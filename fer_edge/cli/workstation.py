@@ -53,6 +53,9 @@ DATA_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
                    "head; fuse the heads with `fer-edge fuse-heads`.")
 @click.option("--aux-loss-weight", default=1.0, show_default=True, type=FiniteFloatRange(0, min_open=True),
               help="Weight of the second head's loss.")
+@click.option("--aux-class-weights", default=0.0, show_default=True, type=FiniteFloatRange(0, 2),
+              help="Weight the second head's loss on each training face by the inverse frequency of its label to "
+                   "this power: 0 off, 1 balanced, 0.5 halfway.")
 @click.option("--teacher", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="A trained .keras model (repeat for an ensemble: their mean) whose probabilities on the training "
                    "faces, mirror-averaged, are distilled into the targets; a heads.keras also teaches the second head.")
