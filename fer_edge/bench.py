@@ -190,9 +190,15 @@ def measure_all(pipelines: list[Pipeline], frames: list[Frame], runs: int = 100,
     further on each round. A change in the host's load during the run then falls on every pipeline alike, so the
     ratios between them hold even where the absolute times drift. Memory is the process's peak (every model is
     loaded throughout).
+
+    Raises:
+        FerEdgeError: no frame, or fewer than one timed frame.
     """
     from tqdm import tqdm
 
+    if not frames or runs < 1 or warmup < 0:
+        raise FerEdgeError(f"a benchmark needs frames and at least one timed run (got {len(frames)} frames, "
+                           f"{runs} runs, {warmup} warm-up frames)")
     geometries = [framing_for(p.classifier.metadata, p.detector) for p in pipelines]
     predictions = [tuple(_one_frame(p, f.image, g)[1] for f in frames) for p, g in zip(pipelines, geometries)]
     for pipeline, geometry in zip(pipelines, geometries):

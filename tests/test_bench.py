@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from fer_edge.bench import (ROUND_FRAMES, BenchRecord, Frame, Pipeline, default_frames, measure, measure_all, on_canvas,
                             pareto_front, score)
 from fer_edge.cli import cli
+from fer_edge.errors import FerEdgeError
 from fer_edge.faces import create_detector
 from fer_edge.interpreter import TFLiteClassifier
 
@@ -78,6 +79,12 @@ def test_measure_all_interleaves_the_pipelines_in_rounds_that_rotate(converted):
     assert all(r.face_found == 1.0 and len(r.predictions) == 3 for r in records)
     assert records[0].predictions == records[1].predictions  # the same classifier on the same frames
     assert records[0].peak_rss_mb == records[1].peak_rss_mb > 0
+
+
+@pytest.mark.parametrize("frames, runs, warmup", [(0, 10, 1), (2, 0, 1), (2, 10, -1)])
+def test_measure_all_refuses_no_frames_or_no_runs(frames, runs, warmup):
+    with pytest.raises(FerEdgeError, match="a benchmark needs frames and at least one timed run"):
+        measure_all([], [Frame(np.zeros((8, 8, 3), np.uint8))] * frames, runs, warmup)
 
 
 def test_score_accuracy_and_agreement():
