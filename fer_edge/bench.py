@@ -200,7 +200,9 @@ def measure_all(pipelines: list[Pipeline], frames: list[Frame], runs: int = 100,
         raise FerEdgeError(f"a benchmark needs frames and at least one timed run (got {len(frames)} frames, "
                            f"{runs} runs, {warmup} warm-up frames)")
     geometries = [framing_for(p.classifier.metadata, p.detector) for p in pipelines]
-    predictions = [tuple(_one_frame(p, f.image, g)[1] for f in frames) for p, g in zip(pipelines, geometries)]
+    predictions = [tuple(_one_frame(p, f.image, g)[1] for f in frames)
+                   for p, g in tqdm(list(zip(pipelines, geometries)), desc="predict", unit="pipeline",
+                                    disable=not progress)]
     for pipeline, geometry in zip(pipelines, geometries):
         for index in range(warmup):
             _one_frame(pipeline, frames[index % len(frames)].image, geometry)
