@@ -15,6 +15,7 @@ agreement with the float model there without TTA.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -71,10 +72,17 @@ def mix(per_tensor: bytes, per_channel: bytes, layers: set[int]) -> bytes:
     return embed_metadata(bytes(flatbuffer_utils.convert_object_to_bytearray(target)), {**metadata, "extra": extra})
 
 
-def probabilities(model_bytes: bytes, pixels: np.ndarray) -> np.ndarray:
+@contextlib.contextmanager
+def model_file(model_bytes: bytes):
+    """`model_bytes` as a `.tflite` file in a temporary folder, for the runtime's loaders."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "mix.tflite"
         path.write_bytes(model_bytes)
+        yield path
+
+
+def probabilities(model_bytes: bytes, pixels: np.ndarray) -> np.ndarray:
+    with model_file(model_bytes) as path:
         return np.asarray(TFLiteClassifier(path, 1).predict_pixels(pixels))
 
 
@@ -94,11 +102,9 @@ def greedy(per_tensor: bytes, per_channel: bytes, pixels: np.ndarray, reference:
     return rows
 
 
-def scored(model_bytes: bytes, float_model, faces: dict) -> dict:
+def scored(model_bytes: bytes, faces: dict) -> dict:
     """Accuracy (recorded TTA), lowest recall and top-1 agreement with float (no TTA) on each labelled split."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "mix.tflite"
-        path.write_bytes(model_bytes)
+    with model_file(model_bytes) as path:
         shipped, plain = load_classifier(path), load_classifier(path, tta="none")
         result = {}
         for name, (pixels, truth, reference) in faces.items():
@@ -129,11 +135,10 @@ def one_seed(model: Path, seed: int, samples: int, steps: int, float_model, face
     pixels = calibration_pixels(SHARED / "ferplus", float_model.metadata.preprocessing, samples, seed)
     steps_taken = greedy(files["per_tensor"], files["per_channel"], pixels,
                          np.asarray(float_model.predict_pixels(pixels)), steps)
-    rows = {"per_tensor": scored(files["per_tensor"], float_model, faces),
-            "per_channel": scored(files["per_channel"], float_model, faces)}
+    rows = {"per_tensor": scored(files["per_tensor"], faces), "per_channel": scored(files["per_channel"], faces)}
     for step in steps_taken:
-        rows[f"mixed_{len(step['layers'])}"] = {**step, **scored(mix(files["per_tensor"], files["per_channel"],
-                                                                     set(step["layers"])), float_model, faces)}
+        mixed = mix(files["per_tensor"], files["per_channel"], set(step["layers"]))
+        rows[f"mixed_{len(step['layers'])}"] = {**step, **scored(mixed, faces)}
     return rows
 
 

@@ -40,7 +40,8 @@ class MirrorWhenUnsure:
     `below` is classified again mirrored, the two probabilities averaged.
 
     Where the first pass is sure, the mirror image rarely changes the answer: for the shipped default this keeps
-    mirror averaging's accuracy for half to two thirds of its extra time (docs/crop-framing.md). Every other attribute is the wrapped classifier's.
+    mirror averaging's accuracy for half to two thirds of its extra time (docs/crop-framing.md). Every other
+    attribute is the wrapped classifier's.
     """
 
     def __init__(self, classifier: Any, below: float):
